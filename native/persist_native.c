@@ -1,0 +1,365 @@
+/*
+ * persist_native: the few system calls Node.js lacks, and a thin interposer over fuse-native.
+ *
+ * fuse-native (FUSE 2 high-level API) drops facts a root filesystem needs: the caller's uid/gid
+ * (new files must belong to the caller), create() flags, utimens' mtime and nanoseconds, 64-bit
+ * inode numbers and nanosecond stat times. This module is loaded with RTLD_GLOBAL before
+ * fuse-native, so fuse-native's call to fuse_new() lands here first. We wrap every operation:
+ * the wrapper publishes the request's missing facts in a shared array that JS reads, calls
+ * fuse-native's operation, and then applies JS's extra reply (inode, nanoseconds) to the stat.
+ *
+ * One mutex serializes the operations. JS runs them one at a time on one thread anyway; the
+ * lock makes "the current request" a well-defined single slot.
+ */
+#define _GNU_SOURCE
+#define FUSE_USE_VERSION 29
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* Slots of the shared Float64Array; keep in sync with src/fuse/native.ts. */
+enum {
+  S_UID, S_GID, S_PID, S_UMASK, S_FLAGS, S_FH,
+  S_ATIME_SEC, S_ATIME_NSEC, S_MTIME_SEC, S_MTIME_NSEC,
+  R_VALID, R_INO, R_ATIME_SEC, R_ATIME_NSEC, R_MTIME_SEC, R_MTIME_NSEC, R_CTIME_SEC, R_CTIME_NSEC,
+  R_SIZE, R_BLOCKS,
+  SLOT_COUNT
+};
+
+static double side[SLOT_COUNT];
+static pthread_mutex_t op_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fuse_operations orig;
+static int interpose_enabled = 0;
+
+typedef struct fuse *(*fuse_new_fn)(struct fuse_chan *, struct fuse_args *,
+                                     const struct fuse_operations *, size_t, void *);
+typedef struct fuse_context *(*fuse_get_context_fn)(void);
+static fuse_new_fn real_fuse_new;
+static fuse_get_context_fn real_get_context;
+
+static int resolve_libfuse(void) {
+  if (real_fuse_new && real_get_context) return 0;
+  void *lib = dlopen("libfuse.so.2", RTLD_NOW);
+  if (!lib) return -1;
+  real_fuse_new = (fuse_new_fn) dlvsym(lib, "fuse_new", "FUSE_2.6");
+  real_get_context = (fuse_get_context_fn) dlvsym(lib, "fuse_get_context", "FUSE_2.8");
+  return real_fuse_new && real_get_context ? 0 : -1;
+}
+
+static void begin(void) {
+  pthread_mutex_lock(&op_lock);
+  struct fuse_context *c = real_get_context();
+  side[S_UID] = c->uid;
+  side[S_GID] = c->gid;
+  side[S_PID] = c->pid;
+  side[S_UMASK] = c->umask;
+  side[S_FLAGS] = 0;
+  side[S_FH] = 0;
+  side[R_VALID] = 0;
+}
+
+static int end(int res) {
+  pthread_mutex_unlock(&op_lock);
+  return res;
+}
+
+/* Open-but-unlinked files reach us with a NULL path (hard_remove + nullpath_ok); fuse-native
+   cannot turn NULL into a JS string, so it gets "" and JS works from the file handle. */
+#define P(path) ((path) ? (path) : "")
+
+static void apply_stat_reply(int res, struct stat *st) {
+  if (res != 0 || side[R_VALID] == 0) return;
+  st->st_ino = (ino_t) side[R_INO];
+  st->st_atim.tv_sec = (time_t) side[R_ATIME_SEC];
+  st->st_atim.tv_nsec = (long) side[R_ATIME_NSEC];
+  st->st_mtim.tv_sec = (time_t) side[R_MTIME_SEC];
+  st->st_mtim.tv_nsec = (long) side[R_MTIME_NSEC];
+  st->st_ctim.tv_sec = (time_t) side[R_CTIME_SEC];
+  st->st_ctim.tv_nsec = (long) side[R_CTIME_NSEC];
+  st->st_size = (off_t) side[R_SIZE];
+  st->st_blocks = (blkcnt_t) side[R_BLOCKS];
+}
+
+static void note_fi(struct fuse_file_info *fi) {
+  if (!fi) return;
+  side[S_FLAGS] = fi->flags;
+  side[S_FH] = (double) fi->fh;
+}
+
+static int w_getattr(const char *path, struct stat *st) {
+  begin();
+  int res = orig.getattr(P(path), st);
+  apply_stat_reply(res, st);
+  return end(res);
+}
+
+static int w_fgetattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
+  begin();
+  note_fi(fi);
+  int res = orig.fgetattr(P(path), st, fi);
+  apply_stat_reply(res, st);
+  return end(res);
+}
+
+static int w_utimens(const char *path, const struct timespec tv[2]) {
+  begin();
+  side[S_ATIME_SEC] = (double) tv[0].tv_sec;
+  side[S_ATIME_NSEC] = (double) tv[0].tv_nsec;
+  side[S_MTIME_SEC] = (double) tv[1].tv_sec;
+  side[S_MTIME_NSEC] = (double) tv[1].tv_nsec;
+  return end(orig.utimens(P(path), tv));
+}
+
+/* Operations whose only extra fact is the caller (and, with a file handle, its flags). */
+#define WRAP(name, params, args) \
+  static int w_##name params { begin(); return end(orig.name args); }
+#define WRAP_FI(name, params, args, fi) \
+  static int w_##name params { begin(); note_fi(fi); return end(orig.name args); }
+
+WRAP(access, (const char *p, int m), (P(p), m))
+WRAP(readlink, (const char *p, char *b, size_t s), (P(p), b, s))
+WRAP(mknod, (const char *p, mode_t m, dev_t d), (P(p), m, d))
+WRAP(mkdir, (const char *p, mode_t m), (P(p), m))
+WRAP(unlink, (const char *p), (P(p)))
+WRAP(rmdir, (const char *p), (P(p)))
+WRAP(symlink, (const char *a, const char *b), (P(a), P(b)))
+WRAP(rename, (const char *a, const char *b), (P(a), P(b)))
+WRAP(link, (const char *a, const char *b), (P(a), P(b)))
+WRAP(chmod, (const char *p, mode_t m), (P(p), m))
+WRAP(chown, (const char *p, uid_t u, gid_t g), (P(p), u, g))
+WRAP(truncate, (const char *p, off_t o), (P(p), o))
+WRAP(statfs, (const char *p, struct statvfs *s), (P(p), s))
+WRAP(setxattr, (const char *p, const char *n, const char *v, size_t s, int f), (P(p), n, v, s, f))
+WRAP(getxattr, (const char *p, const char *n, char *v, size_t s), (P(p), n, v, s))
+WRAP(listxattr, (const char *p, char *l, size_t s), (P(p), l, s))
+WRAP(removexattr, (const char *p, const char *n), (P(p), n))
+WRAP_FI(open, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
+WRAP_FI(create, (const char *p, mode_t m, struct fuse_file_info *fi), (P(p), m, fi), fi)
+WRAP_FI(read, (const char *p, char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi), fi)
+WRAP_FI(write, (const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi), fi)
+WRAP_FI(flush, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
+WRAP_FI(release, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
+WRAP_FI(fsync, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi), fi)
+WRAP_FI(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (P(p), o, fi), fi)
+WRAP_FI(opendir, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
+WRAP_FI(releasedir, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
+WRAP_FI(fsyncdir, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi), fi)
+WRAP_FI(readdir, (const char *p, void *b, fuse_fill_dir_t f, off_t o, struct fuse_file_info *fi), (P(p), b, f, o, fi), fi)
+
+/* Exported under libfuse's own version so that fuse-native's versioned reference binds here. */
+__asm__(".symver persist_fuse_new, fuse_new@@FUSE_2.6");
+struct fuse *persist_fuse_new(struct fuse_chan *ch, struct fuse_args *args,
+                              const struct fuse_operations *op, size_t op_size, void *user_data) {
+  if (resolve_libfuse() != 0) return NULL;
+  if (!interpose_enabled) return real_fuse_new(ch, args, op, op_size, user_data);
+  memset(&orig, 0, sizeof orig);
+  memcpy(&orig, op, op_size < sizeof orig ? op_size : sizeof orig);
+  struct fuse_operations w = orig;
+#define USE(name) if (orig.name) w.name = w_##name;
+  USE(getattr) USE(fgetattr) USE(utimens) USE(access) USE(readlink) USE(mknod) USE(mkdir)
+  USE(unlink) USE(rmdir) USE(symlink) USE(rename) USE(link) USE(chmod) USE(chown) USE(truncate)
+  USE(statfs) USE(setxattr) USE(getxattr) USE(listxattr) USE(removexattr) USE(open) USE(create)
+  USE(read) USE(write) USE(flush) USE(release) USE(fsync) USE(ftruncate) USE(opendir)
+  USE(releasedir) USE(fsyncdir) USE(readdir)
+#undef USE
+  w.flag_nullpath_ok = 1;
+  w.flag_utime_omit_ok = 1;
+  return real_fuse_new(ch, args, &w, sizeof w, user_data);
+}
+
+/* ---------- N-API helpers ---------- */
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *code = strerrorname_np(err);
+  char msg[4200];
+  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code ? code : "EIO", strerror(err), syscall,
+           path ? path : "");
+  napi_value m, c, e, n;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, code ? code : "EIO", NAPI_AUTO_LENGTH, &c);
+  napi_create_error(env, c, m, &e);
+  napi_create_int32(env, -err, &n);
+  napi_set_named_property(env, e, "errno", n);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &n);
+  napi_set_named_property(env, e, "syscall", n);
+  napi_throw(env, e);
+  return NULL;
+}
+
+#define ARGS(n) \
+  size_t argc = n; napi_value argv[n]; \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+
+static int get_str(napi_env env, napi_value v, char *buf, size_t len) {
+  size_t got;
+  if (napi_get_value_string_utf8(env, v, buf, len, &got) != napi_ok) return -1;
+  return got + 1 >= len ? -1 : 0;
+}
+
+#define STR_ARG(var, i) \
+  char var[4096]; \
+  if (get_str(env, argv[i], var, sizeof var) != 0) return throw_errno(env, ENAMETOOLONG, #var, "")
+
+static double num_arg(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+/* lgetxattr(path, name) -> Buffer; never follows a symlink. */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  STR_ARG(path, 0);
+  STR_ARG(name, 1);
+  for (;;) {
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "lgetxattr", path);
+    void *data;
+    napi_value buf;
+    napi_create_buffer(env, size, &data, &buf);
+    ssize_t got = size ? lgetxattr(path, name, data, size) : 0;
+    if (got < 0 && errno == ERANGE) continue; /* grew in between */
+    if (got < 0) return throw_errno(env, errno, "lgetxattr", path);
+    if (got == size) return buf;
+    napi_value slice;
+    napi_create_buffer_copy(env, got, data, NULL, &slice);
+    return slice;
+  }
+}
+
+/* llistxattr(path) -> string[] */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  STR_ARG(path, 0);
+  for (;;) {
+    ssize_t size = llistxattr(path, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "llistxattr", path);
+    char *list = malloc(size + 1);
+    ssize_t got = size ? llistxattr(path, list, size) : 0;
+    if (got < 0) {
+      int err = errno;
+      free(list);
+      if (err == ERANGE) continue;
+      return throw_errno(env, err, "llistxattr", path);
+    }
+    napi_value arr;
+    napi_create_array(env, &arr);
+    uint32_t i = 0;
+    for (ssize_t off = 0; off < got;) {
+      size_t len = strnlen(list + off, got - off);
+      napi_value s;
+      napi_create_string_utf8(env, list + off, len, &s);
+      napi_set_element(env, arr, i++, s);
+      off += len + 1;
+    }
+    free(list);
+    return arr;
+  }
+}
+
+/* lsetxattr(path, name, value: Buffer, flags) */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  STR_ARG(path, 0);
+  STR_ARG(name, 1);
+  void *data;
+  size_t len;
+  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (lsetxattr(path, name, data, len, (int) num_arg(env, argv[3])) != 0)
+    return throw_errno(env, errno, "lsetxattr", path);
+  return undefined(env);
+}
+
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  STR_ARG(path, 0);
+  STR_ARG(name, 1);
+  if (lremovexattr(path, name) != 0) return throw_errno(env, errno, "lremovexattr", path);
+  return undefined(env);
+}
+
+/* mknod(path, mode, rdev): fifos, sockets, device nodes and overlayfs whiteouts (char 0/0). */
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  STR_ARG(path, 0);
+  if (mknod(path, (mode_t) num_arg(env, argv[1]), (dev_t) num_arg(env, argv[2])) != 0)
+    return throw_errno(env, errno, "mknod", path);
+  return undefined(env);
+}
+
+/* lutimens(path, atimeSec, atimeNsec, mtimeSec, mtimeNsec): nanoseconds exact, UTIME_NOW and
+   UTIME_OMIT pass through, symlinks are not followed. */
+static napi_value js_lutimens(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  STR_ARG(path, 0);
+  struct timespec ts[2] = {
+    { (time_t) num_arg(env, argv[1]), (long) num_arg(env, argv[2]) },
+    { (time_t) num_arg(env, argv[3]), (long) num_arg(env, argv[4]) },
+  };
+  if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0)
+    return throw_errno(env, errno, "utimensat", path);
+  return undefined(env);
+}
+
+/* statvfs(path) -> [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax] */
+static napi_value js_statvfs(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  STR_ARG(path, 0);
+  struct statvfs s;
+  if (statvfs(path, &s) != 0) return throw_errno(env, errno, "statvfs", path);
+  double vals[] = { s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files,
+                    s.f_ffree, s.f_favail, s.f_fsid, s.f_flag, s.f_namemax };
+  napi_value arr;
+  napi_create_array(env, &arr);
+  for (uint32_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    napi_value v;
+    napi_create_double(env, vals[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
+}
+
+/* interpose(): turn the fuse_new wrapper on; returns the shared Float64Array's buffer. */
+static napi_value js_interpose(napi_env env, napi_callback_info info) {
+  (void) info;
+  if (resolve_libfuse() != 0) return throw_errno(env, ELIBACC, "dlopen", "libfuse.so.2");
+  interpose_enabled = 1;
+  napi_value ab;
+  napi_create_external_arraybuffer(env, side, sizeof side, NULL, NULL, &ab);
+  return ab;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    { "interpose", NULL, js_interpose, NULL, NULL, NULL, napi_default, NULL },
+    { "lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL },
+    { "llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL },
+    { "lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL },
+    { "lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL },
+    { "mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL },
+    { "lutimens", NULL, js_lutimens, NULL, NULL, NULL, napi_default, NULL },
+    { "statvfs", NULL, js_statvfs, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
