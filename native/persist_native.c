@@ -319,6 +319,17 @@ static napi_value js_lutimens(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* rename2(old, new, flags): renameat2, for RENAME_NOREPLACE, RENAME_EXCHANGE and RENAME_WHITEOUT
+   (the kernel overlayfs's own tools for atomic whiteouts and replacing a whiteout by a dir). */
+static napi_value js_rename2(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  STR_ARG(from, 0);
+  STR_ARG(to, 1);
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, (unsigned) num_arg(env, argv[2])) != 0)
+    return throw_errno(env, errno, "renameat2", from);
+  return undefined(env);
+}
+
 /* statvfs(path) -> [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax] */
 static napi_value js_statvfs(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -356,6 +367,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL },
     { "mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL },
     { "lutimens", NULL, js_lutimens, NULL, NULL, NULL, napi_default, NULL },
+    { "rename2", NULL, js_rename2, NULL, NULL, NULL, napi_default, NULL },
     { "statvfs", NULL, js_statvfs, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

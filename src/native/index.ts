@@ -1,0 +1,44 @@
+/**
+ * The native helper (native/persist_native.c): system calls Node.js lacks (xattrs, mknod,
+ * nanosecond utimens, statvfs) and the fuse_new interposer that the FUSE adapter relies on.
+ * It is loaded RTLD_GLOBAL so that fuse-native, loaded after it, binds fuse_new to our wrapper.
+ */
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeHelper {
+  /** Turns on the fuse_new wrapper; returns the buffer behind the shared request/reply slots. */
+  interpose(): ArrayBuffer;
+  lgetxattr(path: string, name: string): Buffer;
+  llistxattr(path: string): string[];
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
+  lremovexattr(path: string, name: string): void;
+  mknod(path: string, mode: number, rdev: number): void;
+  lutimens(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  /** renameat2(2) with RENAME_* flags. */
+  rename2(from: string, to: string, flags: number): void;
+  /** [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax] */
+  statvfs(path: string): number[];
+}
+
+const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));
+
+function load(): NativeHelper {
+  const module = { exports: {} as NativeHelper };
+  try {
+    process.dlopen(module, modulePath, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
+  } catch (err) {
+    throw new Error(`cannot load ${modulePath} (${(err as Error).message}); run: npm run build`);
+  }
+  return module.exports;
+}
+
+export const native: NativeHelper = load();
+
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+
+/** utimensat's special nanosecond values, as the kernel passes them through FUSE. */
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;

@@ -1,0 +1,141 @@
+/**
+ * Reading and changing what a name points at without opening it: stat, readlink, chmod, chown,
+ * truncate, utimens, xattrs, statfs. Any change copies the object up first.
+ */
+import { chmodSync, lchownSync, readlinkSync, truncateSync, type BigIntStats } from 'node:fs';
+import { native } from '../native/index.js';
+import type { OverlayContext } from './context.js';
+import { fail } from './errors.js';
+import { PRIVATE_XATTR_PREFIX } from './format.js';
+import type { Entry } from './resolve.js';
+
+/** What getattr reports; times keep their nanoseconds. */
+export interface Attributes {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blksize: number;
+  blocks: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export function attributesOf(ctx: OverlayContext, entry: Entry): Attributes {
+  const merged = entry.dirLayers.length > 1;
+  return statAttributes(entry.stat, ctx.inodes.of(entry.layer, entry.stat), merged);
+}
+
+/** `merged`: a directory spanning layers reports one link, as overlayfs does. */
+export function statAttributes(st: BigIntStats, ino: number, merged = false): Attributes {
+  return {
+    ino,
+    mode: Number(st.mode),
+    nlink: merged ? 1 : Number(st.nlink),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    rdev: Number(st.rdev),
+    size: Number(st.size),
+    blksize: Number(st.blksize),
+    blocks: Number(st.blocks),
+    atimeNs: st.atimeNs,
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+  };
+}
+
+export function getattr(ctx: OverlayContext, vpath: string): Attributes {
+  return attributesOf(ctx, ctx.resolver.lookup(vpath));
+}
+
+export function readlink(ctx: OverlayContext, vpath: string): string {
+  const entry = ctx.resolver.lookup(vpath);
+  if (!entry.stat.isSymbolicLink()) fail('EINVAL', vpath);
+  return readlinkSync(entry.real, 'utf8');
+}
+
+export function chmod(ctx: OverlayContext, vpath: string, mode: number): void {
+  chmodSync(ctx.copyUp.ensure(vpath).real, mode & 0o7777);
+}
+
+/** uid/gid of 0xffffffff (-1) mean "leave as is", as in chown(2). */
+export function chown(ctx: OverlayContext, vpath: string, uid: number, gid: number): void {
+  const keep = (id: number) => (id === 0xffffffff ? -1 : id);
+  lchownSync(ctx.copyUp.ensure(vpath).real, keep(uid), keep(gid));
+}
+
+export function truncate(ctx: OverlayContext, vpath: string, size: number): void {
+  const entry = ctx.resolver.lookup(vpath);
+  if (entry.dirLayers.length > 0) fail('EISDIR', vpath);
+  // Only the bytes that survive the truncate are worth copying up.
+  truncateSync(ctx.copyUp.ensure(vpath, size).real, size);
+}
+
+export interface Timespec {
+  sec: number;
+  /** May be UTIME_NOW or UTIME_OMIT. */
+  nsec: number;
+}
+
+export function utimens(ctx: OverlayContext, vpath: string, atime: Timespec, mtime: Timespec): void {
+  native.lutimens(ctx.copyUp.ensure(vpath).real, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
+}
+
+function checkXattrName(name: string): void {
+  if (name.startsWith(PRIVATE_XATTR_PREFIX)) fail('EOPNOTSUPP', `${name} belongs to overlayfs`);
+}
+
+export function getxattr(ctx: OverlayContext, vpath: string, name: string): Buffer {
+  checkXattrName(name);
+  return native.lgetxattr(ctx.resolver.lookup(vpath).real, name);
+}
+
+export function listxattr(ctx: OverlayContext, vpath: string): string[] {
+  const names = native.llistxattr(ctx.resolver.lookup(vpath).real);
+  return names.filter((name) => !name.startsWith(PRIVATE_XATTR_PREFIX));
+}
+
+export function setxattr(ctx: OverlayContext, vpath: string, name: string, value: Buffer, flags: number): void {
+  checkXattrName(name);
+  native.lsetxattr(ctx.copyUp.ensure(vpath).real, name, value, flags);
+}
+
+export function removexattr(ctx: OverlayContext, vpath: string, name: string): void {
+  checkXattrName(name);
+  const entry = ctx.resolver.lookup(vpath);
+  // Removing what is not there must not copy anything up.
+  if (!entry.layer.writable) native.lgetxattr(entry.real, name);
+  native.lremovexattr(ctx.copyUp.ensure(vpath).real, name);
+}
+
+export interface FsStats {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  namemax: number;
+}
+
+/** Space is the upper's (where writes go); NAME_MAX is the smallest of the layers. */
+export function statfs(ctx: OverlayContext): FsStats {
+  const [bsize, frsize, blocks, bfree, bavail, files, ffree, favail] = native.statvfs(ctx.layers.upper.root);
+  return {
+    bsize: bsize!,
+    frsize: frsize!,
+    blocks: blocks!,
+    bfree: bfree!,
+    bavail: bavail!,
+    files: files!,
+    ffree: ffree!,
+    favail: favail!,
+    namemax: ctx.nameMax,
+  };
+}

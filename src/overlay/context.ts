@@ -1,0 +1,34 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { native } from '../native/index.js';
+import { CopyUp, type CopyUpHooks } from './copy-up.js';
+import { InodeNumbers } from './inodes.js';
+import { Layers, type LayerConfig } from './layers.js';
+import { Resolver } from './resolve.js';
+import { WorkDir } from './work-dir.js';
+
+/** Who asks: new objects belong to the caller, as on any Linux filesystem. */
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+/** The parts every overlay operation works with. */
+export class OverlayContext {
+  readonly layers: Layers;
+  readonly resolver: Resolver;
+  readonly work: WorkDir;
+  readonly inodes: InodeNumbers;
+  readonly copyUp: CopyUp;
+  /** Smallest NAME_MAX of the layers: a name every layer can hold. */
+  readonly nameMax: number;
+
+  constructor(config: LayerConfig, hooks: CopyUpHooks) {
+    if (!existsSync(config.work)) mkdirSync(config.work, { recursive: true, mode: 0o700 });
+    this.layers = new Layers(config);
+    this.nameMax = Math.min(...this.layers.all.map((l) => native.statvfs(l.root)[10]!));
+    this.resolver = new Resolver(this.layers, this.nameMax);
+    this.work = new WorkDir(config.work);
+    this.inodes = new InodeNumbers(config.work);
+    this.copyUp = new CopyUp(this.layers, this.resolver, this.work, this.inodes, hooks);
+  }
+}

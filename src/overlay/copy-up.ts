@@ -1,0 +1,143 @@
+/**
+ * Copy-up: before the union changes anything that lives in a read-only layer, the object is copied
+ * into the writable layer. It is built in the work directory (same filesystem as the upper) and
+ * renamed into place, so the upper never holds a half-copied object. Parents are copied first.
+ * Type, mode (with setuid/setgid/sticky), owner, xattrs (incl. security.capability), symlink
+ * target and atime/mtime to the nanosecond are kept; the upper parent's times are restored after
+ * the rename, as the kernel does.
+ */
+import {
+  closeSync,
+  copyFileSync,
+  lchownSync,
+  chmodSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  symlinkSync,
+  writeSync,
+  constants as fsc,
+  type BigIntStats,
+} from 'node:fs';
+import { native } from '../native/index.js';
+import { lstatOrNull, PRIVATE_XATTR_PREFIX } from './format.js';
+import type { InodeNumbers } from './inodes.js';
+import { parentOf, type Layers } from './layers.js';
+import type { Entry, Resolver } from './resolve.js';
+import type { WorkDir } from './work-dir.js';
+
+const S_IFMT = 0o170000;
+const PERMISSION_BITS = 0o7777;
+const COPY_CHUNK = 1 << 20;
+
+export interface CopyUpHooks {
+  /** Open read-only handles on the lower copy must follow the object to the upper. */
+  afterCopyUp(vpath: string, upper: Entry): void;
+}
+
+export class CopyUp {
+  constructor(
+    private readonly layers: Layers,
+    private readonly resolver: Resolver,
+    private readonly work: WorkDir,
+    private readonly inodes: InodeNumbers,
+    private readonly hooks: CopyUpHooks,
+  ) {}
+
+  /**
+   * The upper entry for `vpath`, copying it up first if it lives in a read-only layer.
+   * `dataBytes` limits how much file content to copy (a truncate to 0 copies none).
+   */
+  ensure(vpath: string, dataBytes = Infinity): Entry {
+    const entry = this.resolver.lookup(vpath);
+    if (entry.layer.writable) return entry;
+    this.ensureDir(parentOf(vpath));
+    const upperPath = this.layers.upperPath(vpath);
+    const parentReal = this.layers.upperPath(parentOf(vpath));
+    const parentBefore = lstatOrNull(parentReal);
+    const tmp = this.work.tempPath();
+    copyObject(entry.real, entry.stat, tmp, dataBytes);
+    renameSync(tmp, upperPath);
+    if (parentBefore) setTimes(parentReal, parentBefore);
+    const upper = this.resolver.lookup(vpath);
+    this.inodes.remember(upper.stat, this.inodes.of(entry.layer, entry.stat));
+    this.hooks.afterCopyUp(vpath, upper);
+    return upper;
+  }
+
+  /** Make sure directory `vpath` exists in the upper (copying it and its parents up). */
+  ensureDir(vpath: string): Entry {
+    if (vpath === '/') return this.resolver.root();
+    const entry = this.resolver.lookupDir(vpath);
+    return entry.layer.writable ? entry : this.ensure(vpath);
+  }
+}
+
+/** Build a copy of `src` (whose lstat is `st`) at `dst`, which must not exist. */
+export function copyObject(src: string, st: BigIntStats, dst: string, dataBytes = Infinity): void {
+  const mode = Number(st.mode);
+  switch (mode & S_IFMT) {
+    case fsc.S_IFREG:
+      copyFileData(src, dst, st.size, dataBytes);
+      break;
+    case fsc.S_IFDIR:
+      mkdirSync(dst, 0o700);
+      break;
+    case fsc.S_IFLNK:
+      symlinkSync(readlinkSync(src, { encoding: 'buffer' }), dst);
+      break;
+    default: // fifo, socket, character or block device
+      native.mknod(dst, mode, Number(st.rdev));
+  }
+  // chown clears setuid/setgid and security.capability, so it goes first.
+  lchownSync(dst, Number(st.uid), Number(st.gid));
+  if ((mode & S_IFMT) !== fsc.S_IFLNK) chmodSync(dst, mode & PERMISSION_BITS);
+  copyXattrs(src, dst);
+  setTimes(dst, st);
+}
+
+function copyFileData(src: string, dst: string, size: bigint, dataBytes: number): void {
+  if (dataBytes >= Number(size)) {
+    copyFileSync(src, dst, fsc.COPYFILE_EXCL);
+    return;
+  }
+  const out = openSync(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  try {
+    if (dataBytes > 0) {
+      const input = openSync(src, fsc.O_RDONLY);
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, dataBytes));
+        for (let pos = 0; pos < dataBytes; ) {
+          const n = readSync(input, buf, 0, Math.min(buf.length, dataBytes - pos), pos);
+          if (n === 0) break;
+          writeSync(out, buf, 0, n, pos);
+          pos += n;
+        }
+      } finally {
+        closeSync(input);
+      }
+    }
+  } finally {
+    closeSync(out);
+  }
+}
+
+export function copyXattrs(src: string, dst: string): void {
+  for (const name of native.llistxattr(src)) {
+    if (name.startsWith(PRIVATE_XATTR_PREFIX)) continue;
+    native.lsetxattr(dst, name, native.lgetxattr(src, name), 0);
+  }
+}
+
+/** Set atime/mtime from a stat, to the nanosecond, without following a symlink. */
+export function setTimes(path: string, st: BigIntStats): void {
+  native.lutimens(
+    path,
+    Number(st.atimeNs / 1_000_000_000n),
+    Number(st.atimeNs % 1_000_000_000n),
+    Number(st.mtimeNs / 1_000_000_000n),
+    Number(st.mtimeNs % 1_000_000_000n),
+  );
+}

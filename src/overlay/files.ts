@@ -1,0 +1,123 @@
+/**
+ * Open files. A handle holds a real file descriptor in the layer that had the file when it was
+ * opened; opening for write copies up first. A read-only handle on a lower copy follows the file
+ * to the upper when something else copies it up, so every reader sees the current data.
+ * Unlinked files stay readable through their handles: the descriptor keeps the object alive.
+ */
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  fsyncSync,
+  fdatasyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
+import { statAttributes, type Attributes } from './attributes.js';
+import type { Caller, OverlayContext } from './context.js';
+import { fail } from './errors.js';
+import { createNode } from './namespace.js';
+import type { Entry } from './resolve.js';
+
+interface Handle {
+  fd: number;
+  vpath: string;
+  inUpper: boolean;
+  flags: number;
+  /** The union's inode number, fixed at open (fstat of an unlinked file still needs it). */
+  ino: number;
+}
+
+const O_ACCMODE = 3; // not in fs.constants
+
+/** Flags that matter to the real open; O_CREAT/O_EXCL are handled by the union itself. */
+const PASSED_FLAGS = O_ACCMODE | fsc.O_APPEND | fsc.O_SYNC | fsc.O_DSYNC | fsc.O_NONBLOCK;
+
+export class OpenFiles {
+  private readonly handles = new Map<number, Handle>();
+  private nextId = 1;
+
+  constructor(private readonly ctx: OverlayContext) {}
+
+  open(vpath: string, flags: number): number {
+    const writes = (flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0;
+    let entry = this.ctx.resolver.lookup(vpath);
+    if (entry.dirLayers.length > 0 && writes) fail('EISDIR', vpath);
+    if (writes && !entry.layer.writable) {
+      entry = this.ctx.copyUp.ensure(vpath, flags & fsc.O_TRUNC ? 0 : Infinity);
+    }
+    const fd = openSync(entry.real, (flags & PASSED_FLAGS) | (flags & fsc.O_TRUNC));
+    return this.add(fd, vpath, entry, flags);
+  }
+
+  /** create(2) with O_CREAT: a new file owned by the caller, or the existing one without O_EXCL. */
+  create(caller: Caller, vpath: string, mode: number, flags: number): number {
+    if (this.ctx.resolver.tryLookup(vpath)) {
+      if (flags & fsc.O_EXCL) fail('EEXIST', vpath);
+      return this.open(vpath, flags);
+    }
+    let fd = -1;
+    createNode(this.ctx, caller, vpath, fsc.S_IFREG | mode, (real) => {
+      fd = openSync(real, fsc.O_CREAT | fsc.O_EXCL | (flags & PASSED_FLAGS), 0o600);
+    });
+    return this.add(fd, vpath, this.ctx.resolver.lookup(vpath), flags);
+  }
+
+  private add(fd: number, vpath: string, entry: Entry, flags: number): number {
+    const id = this.nextId++;
+    const ino = this.ctx.inodes.of(entry.layer, entry.stat);
+    this.handles.set(id, { fd, vpath, inUpper: entry.layer.writable, flags, ino });
+    return id;
+  }
+
+  private get(id: number): Handle {
+    return this.handles.get(id) ?? fail('EBADF', `no open file ${id}`);
+  }
+
+  read(id: number, buf: Buffer, length: number, position: number): number {
+    return readSync(this.get(id).fd, buf, 0, length, position);
+  }
+
+  write(id: number, buf: Buffer, length: number, position: number): number {
+    return writeSync(this.get(id).fd, buf, 0, length, position);
+  }
+
+  truncate(id: number, size: number): void {
+    ftruncateSync(this.get(id).fd, size);
+  }
+
+  fsync(id: number, dataOnly: boolean): void {
+    const { fd } = this.get(id);
+    if (dataOnly) fdatasyncSync(fd);
+    else fsyncSync(fd);
+  }
+
+  attributes(id: number): Attributes {
+    const handle = this.get(id);
+    return statAttributes(fstatSync(handle.fd, { bigint: true }), handle.ino);
+  }
+
+  release(id: number): void {
+    const handle = this.handles.get(id);
+    if (!handle) return;
+    this.handles.delete(id);
+    closeSync(handle.fd);
+  }
+
+  /** After a copy-up of `vpath`, move read-only handles on the old lower copy to the upper. */
+  followCopyUp(vpath: string, upper: Entry): void {
+    for (const handle of this.handles.values()) {
+      if (handle.inUpper || handle.vpath !== vpath) continue;
+      const fd = openSync(upper.real, handle.flags & PASSED_FLAGS);
+      closeSync(handle.fd);
+      handle.fd = fd;
+      handle.inUpper = true;
+    }
+  }
+
+  closeAll(): void {
+    for (const id of [...this.handles.keys()]) this.release(id);
+  }
+}

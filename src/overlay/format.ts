@@ -1,0 +1,56 @@
+/**
+ * The kernel overlayfs on-disk format: whiteouts are character devices 0/0, opaque directories
+ * carry trusted.overlay.opaque="y". Read-only layers may also use the aufs/OCI form
+ * (`.wh.NAME` files and a `.wh..wh..opq` marker), which we read but never write.
+ */
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { native } from '../native/index.js';
+import { isErrno } from './errors.js';
+
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+export const AUFS_WHITEOUT_PREFIX = '.wh.';
+export const AUFS_OPAQUE_MARKER = '.wh..wh..opq';
+/** xattrs the kernel keeps to itself: never shown through the union, never settable. */
+export const PRIVATE_XATTR_PREFIX = 'trusted.overlay.';
+
+const S_IFMT = 0o170000n;
+const S_IFCHR = 0o020000n;
+const S_IFDIR = 0o040000n;
+
+export function isWhiteout(st: BigIntStats): boolean {
+  return (st.mode & S_IFMT) === S_IFCHR && st.rdev === 0n;
+}
+
+export function isDirStat(st: BigIntStats): boolean {
+  return (st.mode & S_IFMT) === S_IFDIR;
+}
+
+export function lstatOrNull(path: string): BigIntStats | null {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return null;
+    throw err;
+  }
+}
+
+export function hasOpaqueXattr(realDir: string): boolean {
+  try {
+    return native.lgetxattr(realDir, OPAQUE_XATTR).toString() === 'y';
+  } catch {
+    return false;
+  }
+}
+
+/** Opaque in either form; the aufs marker only counts in read-only layers. */
+export function isOpaqueDir(realDir: string, readsAufs: boolean): boolean {
+  return hasOpaqueXattr(realDir) || (readsAufs && lstatOrNull(`${realDir}/${AUFS_OPAQUE_MARKER}`) !== null);
+}
+
+export function makeWhiteout(realPath: string): void {
+  native.mknod(realPath, 0o020000, 0);
+}
+
+export function markOpaque(realDir: string): void {
+  native.lsetxattr(realDir, OPAQUE_XATTR, Buffer.from('y'), 0);
+}

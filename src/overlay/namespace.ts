@@ -1,0 +1,177 @@
+/**
+ * Operations that add, remove or move names: create, mkdir, mknod, symlink, link, unlink, rmdir,
+ * rename. Every change to the upper is a single atomic step where the kernel's overlayfs makes it
+ * one too (whiteouts by RENAME_WHITEOUT, a directory over a whiteout by RENAME_EXCHANGE).
+ */
+import {
+  chmodSync,
+  lchownSync,
+  linkSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  type BigIntStats,
+} from 'node:fs';
+import { native, RENAME_EXCHANGE, RENAME_WHITEOUT } from '../native/index.js';
+import type { Caller, OverlayContext } from './context.js';
+import { fail } from './errors.js';
+import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque } from './format.js';
+import { nameOf, parentOf } from './layers.js';
+import { listDir } from './readdir.js';
+import type { Entry } from './resolve.js';
+
+const S_ISGID = 0o2000;
+const PERMISSION_BITS = 0o7777;
+
+/**
+ * Create a new object at `vpath` with `build(realPath)`, owned by the caller (group from a
+ * setgid parent). Over a whiteout the object is built aside and swapped in; a directory that
+ * replaces a whiteout is opaque, so the deleted lower directory stays deleted.
+ */
+export function createNode(
+  ctx: OverlayContext,
+  caller: Caller,
+  vpath: string,
+  mode: number,
+  build: (realPath: string) => void,
+): void {
+  const parent = ctx.resolver.lookupDir(parentOf(vpath));
+  if (ctx.resolver.child(parent, nameOf(vpath))) fail('EEXIST', vpath);
+  const upperParent = ctx.copyUp.ensureDir(parent.vpath);
+  const target = ctx.layers.upperPath(vpath);
+  const overWhiteout = lstatOrNull(target) !== null; // the union shows nothing, so it is a whiteout
+  const path = overWhiteout ? ctx.work.tempPath() : target;
+  build(path);
+  const st = lstatOrNull(path)!;
+  setOwner(path, st, caller, upperParent.stat, mode);
+  if (!overWhiteout) return;
+  if (isDirStat(st)) {
+    markOpaque(path);
+    native.rename2(path, target, RENAME_EXCHANGE);
+    unlinkSync(path); // now the old whiteout
+  } else {
+    renameSync(path, target);
+  }
+}
+
+function setOwner(path: string, st: BigIntStats, caller: Caller, parent: BigIntStats, mode: number): void {
+  const parentSetgid = (Number(parent.mode) & S_ISGID) !== 0;
+  lchownSync(path, caller.uid, parentSetgid ? Number(parent.gid) : caller.gid);
+  if (st.isSymbolicLink()) return;
+  let perm = mode & PERMISSION_BITS;
+  if (parentSetgid && st.isDirectory()) perm |= S_ISGID;
+  chmodSync(path, perm); // after chown, which clears setuid/setgid
+}
+
+export function link(ctx: OverlayContext, fromV: string, toV: string): void {
+  const from = ctx.resolver.lookup(fromV);
+  if (from.dirLayers.length > 0) fail('EPERM', `${fromV} is a directory`);
+  const parent = ctx.resolver.lookupDir(parentOf(toV));
+  if (ctx.resolver.child(parent, nameOf(toV))) fail('EEXIST', toV);
+  const source = ctx.copyUp.ensure(fromV);
+  ctx.copyUp.ensureDir(parent.vpath);
+  const target = ctx.layers.upperPath(toV);
+  if (lstatOrNull(target)) {
+    const tmp = ctx.work.tempPath();
+    linkSync(source.real, tmp);
+    renameSync(tmp, target);
+  } else {
+    linkSync(source.real, target);
+  }
+}
+
+export function unlink(ctx: OverlayContext, vpath: string): void {
+  const entry = ctx.resolver.lookup(vpath);
+  if (entry.dirLayers.length > 0) fail('EISDIR', vpath);
+  removeName(ctx, entry);
+}
+
+export function rmdir(ctx: OverlayContext, vpath: string): void {
+  if (vpath === '/') fail('EBUSY', vpath);
+  const entry = ctx.resolver.lookupDir(vpath);
+  if (!isEmptyDir(ctx, entry)) fail('ENOTEMPTY', vpath);
+  removeName(ctx, entry);
+}
+
+/** Remove the union's `entry`: drop its upper part and whiteout the name if a lower has it. */
+function removeName(ctx: OverlayContext, entry: Entry): void {
+  const parent = ctx.resolver.lookupDir(parentOf(entry.vpath));
+  const needsWhiteout = ctx.resolver.lowerHas(parent, nameOf(entry.vpath));
+  const isDir = entry.dirLayers.length > 0;
+  if (entry.layer.writable) {
+    if (isDir) clearWhiteouts(entry.real);
+    if (!needsWhiteout) {
+      if (isDir) rmdirSync(entry.real);
+      else unlinkSync(entry.real);
+      return;
+    }
+    const tmp = ctx.work.tempPath();
+    makeWhiteout(tmp);
+    if (isDir) {
+      native.rename2(tmp, entry.real, RENAME_EXCHANGE);
+      rmdirSync(tmp);
+    } else {
+      renameSync(tmp, entry.real);
+    }
+    return;
+  }
+  if (needsWhiteout) {
+    ctx.copyUp.ensureDir(parent.vpath);
+    makeWhiteout(ctx.layers.upperPath(entry.vpath));
+  }
+}
+
+/** An upper directory whose union view is empty holds only whiteouts; remove them. */
+function clearWhiteouts(realDir: string): void {
+  for (const name of readdirSync(realDir)) {
+    const path = `${realDir}/${name}`;
+    const st = lstatOrNull(path);
+    if (st && !isWhiteout(st)) fail('ENOTEMPTY', realDir);
+    unlinkSync(path);
+  }
+}
+
+function isEmptyDir(ctx: OverlayContext, dir: Entry): boolean {
+  return listDir(ctx, dir).length === 0;
+}
+
+export function rename(ctx: OverlayContext, fromV: string, toV: string): void {
+  const from = ctx.resolver.lookup(fromV);
+  if (fromV === '/' || toV === '/') fail('EBUSY', fromV);
+  if (toV.startsWith(`${fromV}/`)) fail('EINVAL', `cannot move ${fromV} into itself`);
+  const fromIsDir = from.dirLayers.length > 0;
+  const toParent = ctx.resolver.lookupDir(parentOf(toV));
+  const to = ctx.resolver.child(toParent, nameOf(toV));
+  if (to) {
+    const toIsDir = to.dirLayers.length > 0;
+    if (fromIsDir && !toIsDir) fail('ENOTDIR', toV);
+    if (!fromIsDir && toIsDir) fail('EISDIR', toV);
+    if (to.layer === from.layer && to.stat.ino === from.stat.ino) return; // same object: no-op
+    if (toIsDir && !isEmptyDir(ctx, to)) fail('ENOTEMPTY', toV);
+  }
+  if (fromV === toV) return;
+  // Like overlayfs without redirect_dir: a directory with lower parts cannot move (callers such
+  // as mv fall back to copy and delete).
+  if (fromIsDir && from.dirLayers.some((l) => !l.writable)) fail('EXDEV', fromV);
+
+  const fromParent = ctx.resolver.lookupDir(parentOf(fromV));
+  const fromNeedsWhiteout = ctx.resolver.lowerHas(fromParent, nameOf(fromV));
+  const toHasLower = ctx.resolver.lowerHas(toParent, nameOf(toV));
+  const source = fromIsDir ? from : ctx.copyUp.ensure(fromV);
+  ctx.copyUp.ensureDir(toParent.vpath);
+  const target = ctx.layers.upperPath(toV);
+  const atTarget = lstatOrNull(target);
+  if (atTarget && to && to.layer.writable && fromIsDir) clearWhiteouts(target);
+  if (fromIsDir && toHasLower) markOpaque(source.real); // keep the replaced lower dir hidden
+
+  if (fromIsDir && atTarget && isWhiteout(atTarget)) {
+    // A directory cannot be renamed over a non-directory: swap, then the whiteout sits at the
+    // old name, which is what a lower copy of that name needs.
+    native.rename2(source.real, target, RENAME_EXCHANGE);
+    if (!fromNeedsWhiteout) unlinkSync(source.real);
+    return;
+  }
+  if (fromNeedsWhiteout) native.rename2(source.real, target, RENAME_WHITEOUT);
+  else renameSync(source.real, target);
+}
