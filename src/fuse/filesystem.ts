@@ -62,6 +62,7 @@ const FUSE_OPTIONS = [
 export function createFilesystem(mountpoint: string, overlay: Overlay, options: MountOptions = {}): FuseInstance {
   const side = new SideChannel();
   const ops = Object.fromEntries(OPERATIONS.map((name) => [name, () => {}]));
+  const trace = process.env['PERSIST_TRACE'] === '1'; // log every failed operation
   const bug = options.onBug ?? ((op, err) => console.error(`persistd: bug in ${op}:`, err));
 
   /** Run `body`; a thrown errno becomes -errno, anything else is a bug answered with EIO. */
@@ -72,6 +73,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     } catch (err) {
       result = toNegativeErrno(err);
       if (errnoCode(err) === undefined) bug(op, err);
+      else if (trace) console.error(`persistd: ${op}: ${(err as Error).message}`);
     }
     signal(result, ...payload());
   }

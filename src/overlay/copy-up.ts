@@ -22,6 +22,7 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { native } from '../native/index.js';
+import { isErrno } from './errors.js';
 import { lstatOrNull, PRIVATE_XATTR_PREFIX } from './format.js';
 import type { InodeNumbers } from './inodes.js';
 import { parentOf, type Layers } from './layers.js';
@@ -125,7 +126,14 @@ function copyFileData(src: string, dst: string, size: bigint, dataBytes: number)
 }
 
 export function copyXattrs(src: string, dst: string): void {
-  for (const name of native.llistxattr(src)) {
+  let names: string[];
+  try {
+    names = native.llistxattr(src);
+  } catch (err) {
+    if (isErrno(err, 'EOPNOTSUPP')) return; // e.g. a squashfs built without xattrs
+    throw err;
+  }
+  for (const name of names) {
     if (name.startsWith(PRIVATE_XATTR_PREFIX)) continue;
     native.lsetxattr(dst, name, native.lgetxattr(src, name), 0);
   }
