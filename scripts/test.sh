@@ -1,13 +1,15 @@
 #!/bin/sh
 # Runs the test suite (already built by `npm test`), then removes whatever a failed or killed
-# test left behind: daemons, FUSE/overlay/tmpfs/squashfs mounts and loop devices under the
-# tests' temp directories. Exits with the suite's status.
+# test left behind: its daemons, mounts and loop devices. Each run gets its own temp root
+# (TMPDIR), so the sweep touches only this run. Exits with the suite's status.
 set -u
 cd "$(dirname "$0")/.."
-PERSIST_TEST_RUN="persist-test-run-$$"
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/persist-run-XXXXXX")
+chmod 755 "$run_dir" # tests reach their mounts as non-root users too
+PERSIST_TEST_RUN=$(basename "$run_dir")
 export PERSIST_TEST_RUN
 files=$(find dist/test -name '*.test.js' | sort)
 status=0
-node --test --test-concurrency=1 --test-reporter=spec ${PERSIST_TEST_ONLY:-$files} || status=$?
-sh scripts/cleanup-tests.sh "$PERSIST_TEST_RUN"
+TMPDIR=$run_dir node --test --test-concurrency=1 --test-reporter=spec ${PERSIST_TEST_ONLY:-$files} || status=$?
+sh scripts/cleanup-tests.sh "$run_dir"
 exit $status

@@ -5,6 +5,7 @@
  * Each hook answers through `signal(result, ...payload)`: result is 0, a byte count or -errno.
  */
 import { createRequire } from 'node:module';
+import { basename } from 'node:path';
 import type { Overlay } from '../overlay/index.js';
 import { errnoCode, toNegativeErrno } from '../overlay/index.js';
 import { SideChannel, statArray } from './side-channel.js';
@@ -25,6 +26,7 @@ interface FuseClass {
 }
 
 const ERANGE = -34;
+const HIDDEN_PREFIX = '.fuse_hidden';
 
 /** Every operation we serve; fuse-native only calls hooks whose name is in the ops table. */
 const OPERATIONS = [
@@ -48,7 +50,6 @@ const FUSE_OPTIONS = [
   'suid', // setuid/setgid programs on the root must work
   'dev', // so must device nodes
   'use_ino', // our inode numbers, stable across copy-up
-  'hard_remove', // no .fuse_hidden files: open-unlinked files are served by handle
   'big_writes',
   'max_write=1048576',
   'nonempty', // like any mount, it may cover what is underneath
@@ -235,7 +236,13 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
 
     _op_rename(signal: Signal, from: string, to: string): void {
-      answer('rename', signal, () => (overlay.rename(pathOf(from), pathOf(to)), 0));
+      answer('rename', signal, () => {
+        // libfuse hides an open file that is unlinked or renamed over by renaming it to
+        // .fuse_hiddenXXXX; the union detaches it instead, so the name is never seen.
+        if (basename(to).startsWith(HIDDEN_PREFIX)) overlay.detach(pathOf(from), to);
+        else overlay.rename(pathOf(from), pathOf(to));
+        return 0;
+      });
     }
 
     _op_setxattr(signal: Signal, path: string, name: string, value: Buffer, _position: number, flags: number): void {

@@ -27,7 +27,10 @@ export interface Attributes {
 
 export function attributesOf(ctx: OverlayContext, entry: Entry): Attributes {
   const merged = entry.dirLayers.length > 1;
-  return statAttributes(entry.stat, ctx.inodes.of(entry.layer, entry.stat), merged);
+  const attributes = statAttributes(entry.stat, ctx.inodes.of(entry.layer, entry.stat), merged);
+  // An orphan's hidden name is not a link anyone can see: the union's link count is one less.
+  if (entry.orphan) attributes.nlink = Math.max(0, attributes.nlink - 1);
+  return attributes;
 }
 
 /** `merged`: a directory spanning layers reports one link, as overlayfs does. */

@@ -3,6 +3,7 @@ import { native } from '../native/index.js';
 import { CopyUp, type CopyUpHooks } from './copy-up.js';
 import { InodeNumbers } from './inodes.js';
 import { Layers, type LayerConfig } from './layers.js';
+import { Orphans } from './orphans.js';
 import { Resolver } from './resolve.js';
 import { WorkDir } from './work-dir.js';
 
@@ -19,6 +20,7 @@ export class OverlayContext {
   readonly work: WorkDir;
   readonly inodes: InodeNumbers;
   readonly copyUp: CopyUp;
+  readonly orphans = new Orphans();
   /** Smallest NAME_MAX of the layers: a name every layer can hold. */
   readonly nameMax: number;
 
@@ -26,9 +28,9 @@ export class OverlayContext {
     if (!existsSync(config.work)) mkdirSync(config.work, { recursive: true, mode: 0o700 });
     this.layers = new Layers(config);
     this.nameMax = Math.min(...this.layers.all.map((l) => native.statvfs(l.root)[10]!));
-    this.resolver = new Resolver(this.layers, this.nameMax);
+    this.resolver = new Resolver(this.layers, this.orphans, this.nameMax);
     this.work = new WorkDir(config.work);
     this.inodes = new InodeNumbers(config.work);
-    this.copyUp = new CopyUp(this.layers, this.resolver, this.work, this.inodes, hooks);
+    this.copyUp = new CopyUp(this.layers, this.resolver, this.work, this.inodes, this.orphans, hooks);
   }
 }

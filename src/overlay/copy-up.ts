@@ -26,6 +26,7 @@ import { isErrno } from './errors.js';
 import { lstatOrNull, PRIVATE_XATTR_PREFIX } from './format.js';
 import type { InodeNumbers } from './inodes.js';
 import { parentOf, type Layers } from './layers.js';
+import type { Orphans } from './orphans.js';
 import type { Entry, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
 
@@ -44,6 +45,7 @@ export class CopyUp {
     private readonly resolver: Resolver,
     private readonly work: WorkDir,
     private readonly inodes: InodeNumbers,
+    private readonly orphans: Orphans,
     private readonly hooks: CopyUpHooks,
   ) {}
 
@@ -54,6 +56,7 @@ export class CopyUp {
   ensure(vpath: string, dataBytes = Infinity): Entry {
     const entry = this.resolver.lookup(vpath);
     if (entry.layer.writable) return entry;
+    if (entry.orphan) return this.ensureOrphan(entry, dataBytes);
     this.ensureDir(parentOf(vpath));
     const upperPath = this.layers.upperPath(vpath);
     const parentReal = this.layers.upperPath(parentOf(vpath));
@@ -65,6 +68,17 @@ export class CopyUp {
     const upper = this.resolver.lookup(vpath);
     this.inodes.remember(upper.stat, this.inodes.of(entry.layer, entry.stat));
     this.hooks.afterCopyUp(vpath, upper);
+    return upper;
+  }
+
+  /** An unlinked lower object that is changed through its handle is copied into the work dir. */
+  private ensureOrphan(entry: Entry, dataBytes: number): Entry {
+    const tmp = this.work.tempPath();
+    copyObject(entry.real, entry.stat, tmp, dataBytes);
+    this.orphans.set(entry.vpath, { real: tmp, layer: this.layers.upper });
+    const upper = this.resolver.lookup(entry.vpath);
+    this.inodes.remember(upper.stat, this.inodes.of(entry.layer, entry.stat));
+    this.hooks.afterCopyUp(entry.vpath, upper);
     return upper;
   }
 

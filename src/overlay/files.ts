@@ -106,6 +106,11 @@ export class OpenFiles {
     closeSync(handle.fd);
   }
 
+  /** Handles opened by `vpath` now reach the object by `newV` (it was renamed or detached). */
+  renamed(vpath: string, newV: string): void {
+    for (const handle of this.handles.values()) if (handle.vpath === vpath) handle.vpath = newV;
+  }
+
   /** After a copy-up of `vpath`, move read-only handles on the old lower copy to the upper. */
   followCopyUp(vpath: string, upper: Entry): void {
     for (const handle of this.handles.values()) {

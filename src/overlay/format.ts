@@ -29,7 +29,8 @@ export function lstatOrNull(path: string): BigIntStats | null {
   try {
     return lstatSync(path, { bigint: true });
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return null;
+    // A name too long for this layer cannot be in it (the .wh. form adds four bytes).
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ENAMETOOLONG')) return null;
     throw err;
   }
 }

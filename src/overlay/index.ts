@@ -75,6 +75,13 @@ export class Overlay {
 
   rename(fromV: string, toV: string): void {
     names.rename(this.ctx, fromV, toV);
+    this.files.renamed(fromV, toV);
+  }
+
+  /** Unlink `vpath` but keep the (open) object reachable as `hiddenV`; see orphans.ts. */
+  detach(vpath: string, hiddenV: string): void {
+    names.detach(this.ctx, vpath, hiddenV);
+    this.files.renamed(vpath, hiddenV);
   }
 
   chmod(vpath: string, mode: number): void {

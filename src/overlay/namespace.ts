@@ -84,7 +84,31 @@ export function link(ctx: OverlayContext, fromV: string, toV: string): void {
 export function unlink(ctx: OverlayContext, vpath: string): void {
   const entry = ctx.resolver.lookup(vpath);
   if (entry.dirLayers.length > 0) fail('EISDIR', vpath);
+  if (entry.orphan) {
+    if (entry.layer.writable) unlinkSync(entry.real); // the parked copy in the work dir
+    ctx.orphans.delete(vpath);
+    return;
+  }
   removeName(ctx, entry);
+}
+
+/**
+ * Unlink `vpath` from the union but keep the object reachable as `hiddenV` (an orphan): what
+ * FUSE 2 asks for when an open file is unlinked or renamed over.
+ */
+export function detach(ctx: OverlayContext, vpath: string, hiddenV: string): void {
+  const entry = ctx.resolver.lookup(vpath);
+  if (entry.dirLayers.length > 0) fail('EISDIR', vpath);
+  if (!entry.layer.writable) {
+    removeName(ctx, entry); // a whiteout; the lower object stays where it is
+    ctx.orphans.set(hiddenV, { real: entry.real, layer: entry.layer });
+    return;
+  }
+  const parent = ctx.resolver.lookupDir(parentOf(vpath));
+  const parked = ctx.work.tempPath();
+  if (ctx.resolver.lowerHas(parent, nameOf(vpath))) native.rename2(entry.real, parked, RENAME_WHITEOUT);
+  else renameSync(entry.real, parked);
+  ctx.orphans.set(hiddenV, { real: parked, layer: entry.layer });
 }
 
 export function rmdir(ctx: OverlayContext, vpath: string): void {

@@ -13,6 +13,7 @@ import {
   lstatOrNull,
 } from './format.js';
 import { childOf, type Layer, type Layers } from './layers.js';
+import type { Orphans } from './orphans.js';
 
 export interface Entry {
   readonly vpath: string;
@@ -22,11 +23,14 @@ export interface Entry {
   readonly stat: BigIntStats;
   /** For a directory: the layers merged into it, topmost first. Empty for other types. */
   readonly dirLayers: readonly Layer[];
+  /** Unlinked but still open, reachable only by the hidden name it has now (see orphans.ts). */
+  readonly orphan?: boolean;
 }
 
 export class Resolver {
   constructor(
     private readonly layers: Layers,
+    private readonly orphans: Orphans,
     /** Longest name every layer accepts; longer names get ENAMETOOLONG. */
     readonly nameMax: number,
   ) {}
@@ -45,6 +49,11 @@ export class Resolver {
 
   /** The entry for a union path, or an FsError (ENOENT, ENOTDIR, ENAMETOOLONG). */
   lookup(vpath: string): Entry {
+    const orphan = this.orphans.get(vpath);
+    if (orphan) {
+      const stat = lstatOrNull(orphan.real) ?? fail('ENOENT', vpath);
+      return { vpath, layer: orphan.layer, real: orphan.real, stat, dirLayers: [], orphan: true };
+    }
     let entry = this.root();
     if (vpath === '/') return entry;
     const names = vpath.slice(1).split('/');

@@ -21,7 +21,7 @@ export function validateLayers(input: LayerConfig): LayerConfig {
   for (const lower of config.lowers) requireDirectory(lower, 'lower layer');
   for (const [dir, role] of [[config.upper, 'upper'], [config.work, 'work']] as const) {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      makeDirectory(dir);
     } catch (err) {
       throw new UserError(`cannot create the ${role} directory ${dir}: ${errnoCode(err) ?? err}`, 'create it on a writable filesystem');
     }
@@ -36,6 +36,15 @@ export function validateLayers(input: LayerConfig): LayerConfig {
   requireWritable(config.upper);
   probeOverlayFormat(config.work);
   return config;
+}
+
+/** mkdir -p, but with the real errno: recursive mkdirSync reports EROFS as ENOENT. */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+  } catch {
+    mkdirSync(dir, { mode: 0o755 });
+  }
 }
 
 function requireDirectory(dir: string, role: string): void {
