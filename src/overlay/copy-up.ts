@@ -64,6 +64,7 @@ export class CopyUp {
     const tmp = this.work.tempPath();
     copyObject(entry.real, entry.stat, tmp, dataBytes);
     renameSync(tmp, upperPath);
+    if (entry.dirLayers.length > 0) this.resolver.invalidate(); // it now comes from the upper
     if (parentBefore) setTimes(parentReal, parentBefore);
     const upper = this.resolver.lookup(vpath);
     this.inodes.remember(upper.stat, this.inodes.of(entry.layer, entry.stat));

@@ -50,6 +50,7 @@ export function createNode(
     markOpaque(path);
     native.rename2(path, target, RENAME_EXCHANGE);
     unlinkSync(path); // now the old whiteout
+    ctx.resolver.invalidate();
   } else {
     renameSync(path, target);
   }
@@ -120,6 +121,14 @@ export function rmdir(ctx: OverlayContext, vpath: string): void {
 
 /** Remove the union's `entry`: drop its upper part and whiteout the name if a lower has it. */
 function removeName(ctx: OverlayContext, entry: Entry): void {
+  try {
+    removeFromLayers(ctx, entry);
+  } finally {
+    if (entry.dirLayers.length > 0) ctx.resolver.invalidate();
+  }
+}
+
+function removeFromLayers(ctx: OverlayContext, entry: Entry): void {
   const parent = ctx.resolver.lookupDir(parentOf(entry.vpath));
   const needsWhiteout = ctx.resolver.lowerHas(parent, nameOf(entry.vpath));
   const isDir = entry.dirLayers.length > 0;
@@ -179,6 +188,18 @@ export function rename(ctx: OverlayContext, fromV: string, toV: string): void {
   // as mv fall back to copy and delete).
   if (fromIsDir && from.dirLayers.some((l) => !l.writable)) fail('EXDEV', fromV);
 
+  try {
+    moveInUpper(ctx, from, toV, to);
+  } finally {
+    if (fromIsDir) ctx.resolver.invalidate();
+  }
+}
+
+/** The rename itself, once the union's rules allow it. */
+function moveInUpper(ctx: OverlayContext, from: Entry, toV: string, to: Entry | null): void {
+  const fromV = from.vpath;
+  const fromIsDir = from.dirLayers.length > 0;
+  const toParent = ctx.resolver.lookupDir(parentOf(toV));
   const fromParent = ctx.resolver.lookupDir(parentOf(fromV));
   const fromNeedsWhiteout = ctx.resolver.lowerHas(fromParent, nameOf(fromV));
   const toHasLower = ctx.resolver.lowerHas(toParent, nameOf(toV));

@@ -27,7 +27,13 @@ export interface Entry {
   readonly orphan?: boolean;
 }
 
+/** What lookups need of a directory: where it is and which layers it merges. */
+export type DirLayers = Pick<Entry, 'vpath' | 'dirLayers'>;
+
 export class Resolver {
+  /** Directories resolved before (never files: their attributes change without us noticing). */
+  private readonly dirs = new Map<string, DirLayers>();
+
   constructor(
     private readonly layers: Layers,
     private readonly orphans: Orphans,
@@ -37,14 +43,28 @@ export class Resolver {
 
   root(): Entry {
     const { upper } = this.layers;
-    const stat = lstatOrNull(upper.root);
-    if (!stat) fail('EIO', `upper ${upper.root} vanished`);
+    const stat = lstatOrNull(upper.root) ?? fail('EIO', `upper ${upper.root} vanished`);
+    return { vpath: '/', layer: upper, real: upper.root, stat, dirLayers: this.rootLayers() };
+  }
+
+  private rootLayers(): readonly Layer[] {
+    const cached = this.dirs.get('/');
+    if (cached) return cached.dirLayers;
     const dirLayers: Layer[] = [];
     for (const layer of this.layers.all) {
       dirLayers.push(layer);
       if (layer !== this.layers.all.at(-1) && isOpaqueDir(layer.root, !layer.writable)) break;
     }
-    return { vpath: '/', layer: upper, real: upper.root, stat, dirLayers };
+    this.dirs.set('/', { vpath: '/', dirLayers });
+    return dirLayers;
+  }
+
+  /**
+   * Forget every cached directory. Called by every change that can alter where a directory comes
+   * from: copy-up of a directory, mkdir, rmdir, rename of a directory.
+   */
+  invalidate(): void {
+    this.dirs.clear();
   }
 
   /** The entry for a union path, or an FsError (ENOENT, ENOTDIR, ENAMETOOLONG). */
@@ -54,16 +74,22 @@ export class Resolver {
       const stat = lstatOrNull(orphan.real) ?? fail('ENOENT', vpath);
       return { vpath, layer: orphan.layer, real: orphan.real, stat, dirLayers: [], orphan: true };
     }
-    let entry = this.root();
-    if (vpath === '/') return entry;
+    if (vpath === '/') return this.root();
     const names = vpath.slice(1).split('/');
-    for (const name of names) {
-      if (entry.dirLayers.length === 0) fail('ENOTDIR', vpath);
-      const child = this.child(entry, name);
-      if (!child) fail('ENOENT', vpath);
-      entry = child;
+    let dir: DirLayers = { vpath: '/', dirLayers: this.rootLayers() };
+    for (let i = 0; i < names.length - 1; i++) {
+      const dirV = childOf(dir.vpath, names[i]!);
+      const cached = this.dirs.get(dirV);
+      if (cached) {
+        dir = cached;
+        continue;
+      }
+      const child = this.child(dir, names[i]!) ?? fail('ENOENT', vpath);
+      if (child.dirLayers.length === 0) fail('ENOTDIR', vpath);
+      dir = { vpath: dirV, dirLayers: child.dirLayers };
+      this.dirs.set(dirV, dir);
     }
-    return entry;
+    return this.child(dir, names.at(-1)!) ?? fail('ENOENT', vpath);
   }
 
   tryLookup(vpath: string): Entry | null {
@@ -82,7 +108,7 @@ export class Resolver {
   }
 
   /** `name` inside directory `parent`, or null when the union has no such name. */
-  child(parent: Entry, name: string, layers: readonly Layer[] = parent.dirLayers): Entry | null {
+  child(parent: DirLayers, name: string, layers: readonly Layer[] = parent.dirLayers): Entry | null {
     if (Buffer.byteLength(name) > this.nameMax) fail('ENAMETOOLONG', name);
     const vpath = childOf(parent.vpath, name);
     let top: { layer: Layer; real: string; stat: BigIntStats } | null = null;
@@ -110,7 +136,7 @@ export class Resolver {
   }
 
   /** True when a read-only layer below the writable one would show `name` in `parent`. */
-  lowerHas(parent: Entry, name: string): boolean {
+  lowerHas(parent: DirLayers, name: string): boolean {
     return this.child(parent, name, parent.dirLayers.filter((l) => !l.writable)) !== null;
   }
 }
