@@ -262,7 +262,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_listxattr(signal: Signal, path: string, out: Buffer): void {
       answer('listxattr', signal, () => {
-        const list = Buffer.from(overlay.listxattr(pathOf(path)).map((n) => `${n}\0`).join(''));
+        const list = Buffer.from(overlay.listxattr(side.caller(), pathOf(path)).map((n) => `${n}\0`).join(''));
         if (out.length === 0) return list.length;
         if (list.length > out.length) return ERANGE;
         list.copy(out);

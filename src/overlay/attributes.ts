@@ -4,9 +4,9 @@
  */
 import { chmodSync, lchownSync, readlinkSync, truncateSync, type BigIntStats } from 'node:fs';
 import { native } from '../native/index.js';
-import type { OverlayContext } from './context.js';
+import type { Caller, OverlayContext } from './context.js';
 import { fail } from './errors.js';
-import { PRIVATE_XATTR_PREFIX } from './format.js';
+import { escapeXattr, unescapeXattr } from './format.js';
 import type { Entry } from './resolve.js';
 
 /** What getattr reports; times keep their nanoseconds. */
@@ -88,31 +88,25 @@ export function utimens(ctx: OverlayContext, vpath: string, atime: Timespec, mti
   native.lutimens(ctx.copyUp.ensure(vpath).real, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
 }
 
-function checkXattrName(name: string): void {
-  if (name.startsWith(PRIVATE_XATTR_PREFIX)) fail('EOPNOTSUPP', `${name} belongs to overlayfs`);
-}
-
 export function getxattr(ctx: OverlayContext, vpath: string, name: string): Buffer {
-  checkXattrName(name);
-  return native.lgetxattr(ctx.resolver.lookup(vpath).real, name);
+  return native.lgetxattr(ctx.resolver.lookup(vpath).real, escapeXattr(name));
 }
 
-export function listxattr(ctx: OverlayContext, vpath: string): string[] {
-  const names = native.llistxattr(ctx.resolver.lookup(vpath).real);
-  return names.filter((name) => !name.startsWith(PRIVATE_XATTR_PREFIX));
+/** Like the kernel: trusted.* names are listed to the superuser only. */
+export function listxattr(ctx: OverlayContext, caller: Caller, vpath: string): string[] {
+  const names = native.llistxattr(ctx.resolver.lookup(vpath).real).map(unescapeXattr);
+  return names.filter((name): name is string => name !== null && (caller.uid === 0 || !name.startsWith('trusted.')));
 }
 
 export function setxattr(ctx: OverlayContext, vpath: string, name: string, value: Buffer, flags: number): void {
-  checkXattrName(name);
-  native.lsetxattr(ctx.copyUp.ensure(vpath).real, name, value, flags);
+  native.lsetxattr(ctx.copyUp.ensure(vpath).real, escapeXattr(name), value, flags);
 }
 
 export function removexattr(ctx: OverlayContext, vpath: string, name: string): void {
-  checkXattrName(name);
   const entry = ctx.resolver.lookup(vpath);
   // Removing what is not there must not copy anything up.
-  if (!entry.layer.writable) native.lgetxattr(entry.real, name);
-  native.lremovexattr(ctx.copyUp.ensure(vpath).real, name);
+  if (!entry.layer.writable) native.lgetxattr(entry.real, escapeXattr(name));
+  native.lremovexattr(ctx.copyUp.ensure(vpath).real, escapeXattr(name));
 }
 
 export interface FsStats {

@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { native } from '../native/index.js';
 import { isErrno } from './errors.js';
-import { lstatOrNull, PRIVATE_XATTR_PREFIX } from './format.js';
+import { lstatOrNull, unescapeXattr } from './format.js';
 import type { InodeNumbers } from './inodes.js';
 import { parentOf, type Layers } from './layers.js';
 import type { Orphans } from './orphans.js';
@@ -149,7 +149,7 @@ export function copyXattrs(src: string, dst: string): void {
     throw err;
   }
   for (const name of names) {
-    if (name.startsWith(PRIVATE_XATTR_PREFIX)) continue;
+    if (unescapeXattr(name) === null) continue; // overlayfs's own (opaque, origin, ...)
     native.lsetxattr(dst, name, native.lgetxattr(src, name), 0);
   }
 }

@@ -10,8 +10,25 @@ import { isErrno } from './errors.js';
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 export const AUFS_WHITEOUT_PREFIX = '.wh.';
 export const AUFS_OPAQUE_MARKER = '.wh..wh..opq';
-/** xattrs the kernel keeps to itself: never shown through the union, never settable. */
+/** xattrs overlayfs keeps to itself. */
 export const PRIVATE_XATTR_PREFIX = 'trusted.overlay.';
+/**
+ * A user's own trusted.overlay.NAME is stored escaped as trusted.overlay.overlay.NAME (as the
+ * kernel does since 6.7, so that overlays can nest); unescaped ones are never shown.
+ */
+const ESCAPED_XATTR_PREFIX = 'trusted.overlay.overlay.';
+
+/** The name stored in a layer for the name the union shows. */
+export function escapeXattr(name: string): string {
+  return name.startsWith(PRIVATE_XATTR_PREFIX) ? ESCAPED_XATTR_PREFIX + name.slice(PRIVATE_XATTR_PREFIX.length) : name;
+}
+
+/** The name the union shows for a stored name, or null for overlayfs's own. */
+export function unescapeXattr(stored: string): string | null {
+  if (!stored.startsWith(PRIVATE_XATTR_PREFIX)) return stored;
+  if (!stored.startsWith(ESCAPED_XATTR_PREFIX)) return null;
+  return PRIVATE_XATTR_PREFIX + stored.slice(ESCAPED_XATTR_PREFIX.length);
+}
 
 const S_IFMT = 0o170000n;
 const S_IFCHR = 0o020000n;

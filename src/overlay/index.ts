@@ -104,8 +104,8 @@ export class Overlay {
     return attrs.getxattr(this.ctx, vpath, name);
   }
 
-  listxattr(vpath: string): string[] {
-    return attrs.listxattr(this.ctx, vpath);
+  listxattr(caller: Caller, vpath: string): string[] {
+    return attrs.listxattr(this.ctx, caller, vpath);
   }
 
   setxattr(vpath: string, name: string, value: Buffer, flags: number): void {

@@ -176,17 +176,18 @@ export function rename(ctx: OverlayContext, fromV: string, toV: string): void {
   const fromIsDir = from.dirLayers.length > 0;
   const toParent = ctx.resolver.lookupDir(parentOf(toV));
   const to = ctx.resolver.child(toParent, nameOf(toV));
+  // The order of checks is the kernel's: the VFS's type checks, then overlayfs's EXDEV, then
+  // the emptiness of a replaced directory.
   if (to) {
+    if (to.layer === from.layer && to.stat.ino === from.stat.ino) return; // same object: no-op
     const toIsDir = to.dirLayers.length > 0;
     if (fromIsDir && !toIsDir) fail('ENOTDIR', toV);
     if (!fromIsDir && toIsDir) fail('EISDIR', toV);
-    if (to.layer === from.layer && to.stat.ino === from.stat.ino) return; // same object: no-op
-    if (toIsDir && !isEmptyDir(ctx, to)) fail('ENOTEMPTY', toV);
   }
-  if (fromV === toV) return;
   // Like overlayfs without redirect_dir: a directory with lower parts cannot move (callers such
   // as mv fall back to copy and delete).
   if (fromIsDir && from.dirLayers.some((l) => !l.writable)) fail('EXDEV', fromV);
+  if (to && to.dirLayers.length > 0 && !isEmptyDir(ctx, to)) fail('ENOTEMPTY', toV);
 
   try {
     moveInUpper(ctx, from, toV, to);
