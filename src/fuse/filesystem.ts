@@ -27,6 +27,18 @@ interface FuseClass {
 
 const ERANGE = -34;
 const HIDDEN_PREFIX = '.fuse_hidden';
+const DOT = { name: '.', type: 0o040000 };
+const DOTDOT = { name: '..', type: 0o040000 };
+/** libfuse's "inode unknown" (fuse-native carries only 32 bits; the real one comes with stat). */
+const FUSE_UNKNOWN_INO = 0xffffffff;
+
+/** A readdir entry's stat: only the type (d_type) and the unknown-inode marker matter. */
+function direntStat(type: number): Uint32Array {
+  const ints = new Uint32Array(18);
+  ints[0] = type;
+  ints[7] = FUSE_UNKNOWN_INO;
+  return ints;
+}
 
 /** Every operation we serve; fuse-native only calls hooks whose name is in the ops table. */
 const OPERATIONS = [
@@ -129,10 +141,13 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_readdir(signal: Signal, path: string): void {
       let names: string[] = [];
+      let stats: Uint32Array[] = [];
       answer('readdir', signal, () => {
-        names = ['.', '..', ...overlay.readdir(pathOf(path))];
+        const entries = [DOT, DOTDOT, ...overlay.readdir(pathOf(path))];
+        names = entries.map((e) => e.name);
+        stats = entries.map((e) => direntStat(e.type));
         return 0;
-      }, () => [names, []]);
+      }, () => [names, stats]);
     }
 
     _op_opendir(signal: Signal, path: string): void {

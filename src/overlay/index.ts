@@ -11,10 +11,11 @@ import { OverlayContext, type Caller } from './context.js';
 import { OpenFiles } from './files.js';
 import type { LayerConfig } from './layers.js';
 import * as names from './namespace.js';
-import { listDir } from './readdir.js';
+import { listDir, type DirEntry } from './readdir.js';
 
 export type { Attributes, FsStats, Timespec } from './attributes.js';
 export type { Caller } from './context.js';
+export type { DirEntry } from './readdir.js';
 export type { LayerConfig } from './layers.js';
 export { FsError, errnoCode, toNegativeErrno } from './errors.js';
 
@@ -36,7 +37,7 @@ export class Overlay {
     return attrs.getattr(this.ctx, vpath);
   }
 
-  readdir(vpath: string): string[] {
+  readdir(vpath: string): DirEntry[] {
     return listDir(this.ctx, this.ctx.resolver.lookupDir(vpath));
   }
 

@@ -2,15 +2,21 @@
  * Merged directory listing: each name once, from the topmost layer that has it; whiteouts hide
  * the name below; aufs/OCI markers (`.wh.*`) in read-only layers are never shown.
  */
-import { readdirSync } from 'node:fs';
+import { constants as fsc, readdirSync, type Dirent } from 'node:fs';
 import type { OverlayContext } from './context.js';
 import { AUFS_WHITEOUT_PREFIX, isWhiteout, lstatOrNull } from './format.js';
 import type { Entry } from './resolve.js';
 
-/** Names in directory `dir` (without '.' and '..'), in a stable order for one listing. */
-export function listDir(ctx: OverlayContext, dir: Entry): string[] {
+export interface DirEntry {
+  name: string;
+  /** The S_IFMT bits: readdir's d_type, so that callers need not stat each entry. */
+  type: number;
+}
+
+/** Entries of directory `dir` (without '.' and '..'), in a stable order for one listing. */
+export function listDir(ctx: OverlayContext, dir: Entry): DirEntry[] {
   const seen = new Set<string>();
-  const names: string[] = [];
+  const entries: DirEntry[] = [];
   for (const layer of dir.dirLayers) {
     const real = ctx.layers.real(layer, dir.vpath);
     for (const dirent of readdirSync(real, { withFileTypes: true })) {
@@ -25,8 +31,18 @@ export function listDir(ctx: OverlayContext, dir: Entry): string[] {
         const st = lstatOrNull(`${real}/${name}`);
         if (!st || isWhiteout(st)) continue;
       }
-      names.push(name);
+      entries.push({ name, type: typeOf(dirent) });
     }
   }
-  return names;
+  return entries;
+}
+
+function typeOf(dirent: Dirent): number {
+  if (dirent.isDirectory()) return fsc.S_IFDIR;
+  if (dirent.isFile()) return fsc.S_IFREG;
+  if (dirent.isSymbolicLink()) return fsc.S_IFLNK;
+  if (dirent.isFIFO()) return fsc.S_IFIFO;
+  if (dirent.isSocket()) return fsc.S_IFSOCK;
+  if (dirent.isCharacterDevice()) return fsc.S_IFCHR;
+  return fsc.S_IFBLK;
 }
