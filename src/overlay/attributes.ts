@@ -28,8 +28,9 @@ export interface Attributes {
 export function attributesOf(ctx: OverlayContext, entry: Entry): Attributes {
   const merged = entry.dirLayers.length > 1;
   const attributes = statAttributes(entry.stat, ctx.inodes.of(entry.layer, entry.stat), merged);
-  // An orphan's hidden name is not a link anyone can see: the union's link count is one less.
-  if (entry.orphan) attributes.nlink = Math.max(0, attributes.nlink - 1);
+  // Like the kernel, report the real object's links: a lower object keeps its own; an upper one
+  // parked in the work dir has one link (its parking name) that the union does not count.
+  if (entry.orphan && entry.layer.writable) attributes.nlink = Math.max(0, attributes.nlink - 1);
   return attributes;
 }
 
