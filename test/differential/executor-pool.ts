@@ -1,0 +1,42 @@
+// One executor child per test uid, started once per seed. The test process never performs the
+// operations itself: a non-root uid needs its own process, and a hung mount must only block a
+// child that can be killed.
+
+import { fileURLToPath } from 'node:url';
+import type { Cleanup } from '../support/cleanup.js';
+import { JsonLinesChild } from '../support/json-lines-child.js';
+import type { TreeEntry } from '../support/tree-snapshot.js';
+import { TEST_UIDS, type ExecutorResponse, type Op, type OpResult } from './ops.js';
+
+const EXECUTOR_SCRIPT = fileURLToPath(new URL('./executor.js', import.meta.url));
+const OP_TIMEOUT_MS = 30_000;
+const SNAPSHOT_TIMEOUT_MS = 120_000;
+
+export class ExecutorPool {
+  private readonly executors = new Map<number, JsonLinesChild>();
+
+  constructor(cleanup: Cleanup) {
+    for (const uid of TEST_UIDS) {
+      this.executors.set(uid, new JsonLinesChild(cleanup, EXECUTOR_SCRIPT, ['--serve'], { uid, gid: uid, label: `executor uid ${uid}` }));
+    }
+  }
+
+  async run(uid: number, root: string, op: Op): Promise<OpResult> {
+    const response = (await this.executor(uid).request({ root, op }, OP_TIMEOUT_MS)) as ExecutorResponse;
+    return response.result;
+  }
+
+  /** The whole tree under `root`, walked as root; trusted.* xattrs only with `allXattrs`. */
+  async snapshot(root: string, allXattrs = false): Promise<TreeEntry[]> {
+    const request = { root, op: { kind: 'snapshot', allXattrs } };
+    const response = (await this.executor(0).request(request, SNAPSHOT_TIMEOUT_MS)) as ExecutorResponse;
+    if (!response.result.ok) throw new Error(`snapshot of ${root} failed: ${response.result.code}`);
+    return response.result.value as TreeEntry[];
+  }
+
+  private executor(uid: number): JsonLinesChild {
+    const executor = this.executors.get(uid);
+    if (!executor) throw new Error(`no executor for uid ${uid}`);
+    return executor;
+  }
+}
