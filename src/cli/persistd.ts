@@ -1,28 +1,42 @@
 /**
- * persistd: the daemon. `persistd mount --lower A[:B…] --upper DIR [--work DIR] MOUNTPOINT`
- * serves the union in the foreground until SIGTERM/SIGINT, then unmounts and exits 0.
+ * persistd: the daemon. `persistd mount --lower A[:B…] [--upper DIR] [--stage DIR] MOUNTPOINT`
+ * serves the union in the foreground until SIGTERM/SIGINT, then flushes, unmounts and exits 0.
  */
-import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError, describeError } from '../errors.js';
-import { mountUnion } from '../fuse/mount.js';
-import { Overlay } from '../overlay/index.js';
-import { validateLayers } from '../overlay/validate.js';
+import { DEFAULT_POLICY, type FlushPolicy } from '../flush/flusher.js';
+import { parseDuration, parseRate, parseSize } from '../flush/units.js';
+import { serve } from '../daemon/serve.js';
 
-const USAGE = `usage: persistd mount --lower DIR[:DIR...] --upper DIR [--work DIR] MOUNTPOINT
+const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage DIR] [options] MOUNTPOINT
 
-Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) under the
-writable upper directory, with the semantics and on-disk format of the kernel's overlayfs.
-Runs in the foreground; SIGTERM or SIGINT unmounts and exits 0.
+Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) and a writable
+layer, with the semantics and on-disk format of the kernel's overlayfs. Runs in the foreground;
+SIGTERM or SIGINT flushes, unmounts and exits 0. SIGUSR1 flushes now.
 
-  --lower DIR[:DIR...]  read-only layers, topmost first (e.g. a mounted squashfs)
-  --upper DIR           writable layer (created if missing)
-  --work DIR            scratch space on the upper's filesystem (default: DIR/../work)
-  -h, --help            show this help`;
+Modes:
+  --upper DIR                 direct: writes go straight to DIR (like mount -t overlay)
+  --upper DIR --stage DIR2    staged: writes land in DIR2 (a tmpfs) and reach DIR in batched,
+                              crash-safe flushes; journal and state live beside DIR
+  --stage DIR2                volatile: nothing persists
+
+Options:
+  --lower DIR[:DIR...]     read-only layers, topmost first (e.g. a mounted squashfs)
+  --work DIR               direct mode's scratch space on the upper's filesystem (default DIR/../work)
+  --flush-interval 30s     flush when the oldest pending change is this old
+  --max-dirty 32MiB        flush early when this many bytes are pending
+  --min-interval 5s        never flush more often (an explicit flush and shutdown excepted)
+  --rate-limit 8MiB/s      write to the flash no faster than this
+  --fsync-honor PREFIX     fsync under PREFIX waits until the data is on the flash (repeatable;
+                           elsewhere fsync returns once the data is in RAM: see README)
+  --metrics-file PATH      write Prometheus metrics there (atomically, on every flush)
+  -h, --help               show this help`;
 
 /** Exit codes: 0 done, 1 failed while running, 2 bad usage or a bad start. */
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
+
+const log = (line: string) => console.error(line);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -34,50 +48,67 @@ async function main(argv: string[]): Promise<number> {
   return mountCommand(rest);
 }
 
-async function mountCommand(args: string[]): Promise<number> {
-  let parsed;
+function parseMountArgs(args: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args,
       allowPositionals: true,
       options: {
         lower: { type: 'string' },
         upper: { type: 'string' },
+        stage: { type: 'string' },
         work: { type: 'string' },
+        'flush-interval': { type: 'string' },
+        'max-dirty': { type: 'string' },
+        'min-interval': { type: 'string' },
+        'rate-limit': { type: 'string' },
+        'fsync-honor': { type: 'string', multiple: true },
+        'metrics-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
     throw new UserError((err as Error).message, 'see persistd --help');
   }
-  const { values, positionals } = parsed;
+}
+
+async function mountCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseMountArgs(args);
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   if (positionals.length !== 1) throw new UserError('give exactly one MOUNTPOINT', 'see persistd --help');
   if (!values.lower) throw new UserError('--lower is required', 'pass --lower DIR[:DIR...]');
-  if (!values.upper) throw new UserError('--upper is required', 'pass --upper DIR (a directory on flash or tmpfs)');
-
-  const upper = resolve(values.upper);
-  const config = validateLayers({
-    lowers: values.lower.split(':').filter(Boolean),
-    upper,
-    work: values.work ?? join(dirname(upper), 'work'),
-  });
+  const policy: FlushPolicy = {
+    intervalMs: values['flush-interval'] ? parseDuration(values['flush-interval'], '--flush-interval') : DEFAULT_POLICY.intervalMs,
+    maxDirtyBytes: values['max-dirty'] ? parseSize(values['max-dirty'], '--max-dirty') : DEFAULT_POLICY.maxDirtyBytes,
+    minIntervalMs: values['min-interval'] ? parseDuration(values['min-interval'], '--min-interval') : DEFAULT_POLICY.minIntervalMs,
+    rateBytesPerSec: values['rate-limit'] ? parseRate(values['rate-limit'], '--rate-limit') : DEFAULT_POLICY.rateBytesPerSec,
+  };
 
   process.umask(0); // modes of new files are exactly what the caller asked for
-  const overlay = new Overlay(config);
-  const mounted = await mountUnion(positionals[0]!, overlay);
-  console.error(`persistd: serving ${mounted.mountpoint} (lower ${config.lowers.join(':')}, upper ${config.upper}); stop with SIGTERM or Ctrl-C`);
+  const serving = await serve({
+    layout: { lowers: values.lower.split(':').filter(Boolean), upper: values.upper, stage: values.stage, work: values.work },
+    mountpoint: positionals[0]!,
+    policy,
+    fsyncHonor: values['fsync-honor'] ?? [],
+    metricsFile: values['metrics-file'],
+    log,
+  });
+  const { layout, mounted } = serving;
+  const where = layout.mode === 'direct' ? `upper ${layout.upper}` : layout.mode === 'staged' ? `stage ${layout.stage}, upper ${layout.upper}` : `stage ${layout.stage}, volatile: nothing persists`;
+  log(`persistd: serving ${mounted.mountpoint} (lower ${layout.lowers.join(':')}, ${where}); stop with SIGTERM or Ctrl-C`);
 
+  process.on('SIGUSR1', () => {
+    serving.flush().catch((err: unknown) => log(`persistd: flush failed: ${(err as Error).message}`));
+  });
   const signal = await new Promise<NodeJS.Signals>((done) => {
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
-  console.error(`persistd: ${signal}: unmounting ${mounted.mountpoint}`);
-  await mounted.unmount();
-  overlay.files.closeAll();
+  log(`persistd: ${signal}: flushing and unmounting ${mounted.mountpoint}`);
+  await serving.stop();
   return 0;
 }
 

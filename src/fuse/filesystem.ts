@@ -53,6 +53,10 @@ export interface MountOptions {
   extraOptions?: string[];
   /** Called with unexpected (non-errno) errors: bugs, reported instead of swallowed. */
   onBug?: (op: string, err: unknown) => void;
+  /** Before each write: a promise to wait for (backpressure), or null to write at once. */
+  admitWrite?: () => Promise<void> | null;
+  /** What fsync of `path` means: 'sync' the real file, 'skip' (data is safe enough), or wait. */
+  fsync?: (path: string) => 'sync' | 'skip' | Promise<void>;
 }
 
 /** Options a root filesystem needs; see DESIGN.md "Speed notes" for the measured ones. */
@@ -180,15 +184,25 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
 
     _op_write(signal: Signal, _path: string, fh: number, buf: Buffer, len: number, low: number, high: number): void {
-      answer('write', signal, () => overlay.files.write(fh, buf, len, low + high * 4294967296), () => [0, buf.buffer]);
+      const write = () =>
+        answer('write', signal, () => overlay.files.write(fh, buf, len, low + high * 4294967296), () => [0, buf.buffer]);
+      const gate = options.admitWrite?.();
+      if (gate) gate.then(write, write);
+      else write();
     }
 
     _op_flush(signal: Signal): void {
       signal(0);
     }
 
-    _op_fsync(signal: Signal, _path: string, datasync: number, fh: number): void {
-      answer('fsync', signal, () => (overlay.files.fsync(fh, datasync !== 0), 0));
+    _op_fsync(signal: Signal, path: string, datasync: number, fh: number): void {
+      const meaning = options.fsync?.(path) ?? 'sync';
+      if (meaning === 'skip') return signal(0);
+      if (meaning === 'sync') return answer('fsync', signal, () => (overlay.files.fsync(fh, datasync !== 0), 0));
+      meaning.then(
+        () => signal(0),
+        (err: unknown) => signal(toNegativeErrno(err)),
+      );
     }
 
     _op_release(signal: Signal, _path: string, fh: number): void {

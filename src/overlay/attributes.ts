@@ -122,9 +122,9 @@ export interface FsStats {
   namemax: number;
 }
 
-/** Space is the upper's (where writes go); NAME_MAX is the smallest of the layers. */
+/** Space is the upper's (what can persist; the stage's in volatile mode); NAME_MAX is the smallest of the layers. */
 export function statfs(ctx: OverlayContext): FsStats {
-  const [bsize, frsize, blocks, bfree, bavail, files, ffree, favail] = native.statvfs(ctx.layers.upper.root);
+  const [bsize, frsize, blocks, bfree, bavail, files, ffree, favail] = native.statvfs((ctx.layers.upper ?? ctx.layers.top).root);
   return {
     bsize: bsize!,
     frsize: frsize!,

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { native } from '../native/index.js';
+import { Changes } from './changes.js';
 import { CopyUp, type CopyUpHooks } from './copy-up.js';
-import { InodeNumbers } from './inodes.js';
+import { InodeNumbers, type InodeStore } from './inodes.js';
 import { Layers, type LayerConfig } from './layers.js';
 import { Orphans } from './orphans.js';
 import { Resolver } from './resolve.js';
@@ -13,6 +13,11 @@ export interface Caller {
   gid: number;
 }
 
+export interface OverlayOptions {
+  layers: LayerConfig;
+  inodes: InodeStore;
+}
+
 /** The parts every overlay operation works with. */
 export class OverlayContext {
   readonly layers: Layers;
@@ -21,16 +26,16 @@ export class OverlayContext {
   readonly inodes: InodeNumbers;
   readonly copyUp: CopyUp;
   readonly orphans = new Orphans();
+  readonly changes = new Changes();
   /** Smallest NAME_MAX of the layers: a name every layer can hold. */
   readonly nameMax: number;
 
-  constructor(config: LayerConfig, hooks: CopyUpHooks) {
-    if (!existsSync(config.work)) mkdirSync(config.work, { recursive: true, mode: 0o700 });
-    this.layers = new Layers(config);
+  constructor(options: OverlayOptions, hooks: CopyUpHooks) {
+    this.layers = new Layers(options.layers);
     this.nameMax = Math.min(...this.layers.all.map((l) => native.statvfs(l.root)[10]!));
     this.resolver = new Resolver(this.layers, this.orphans, this.nameMax);
-    this.work = new WorkDir(config.work);
-    this.inodes = new InodeNumbers(config.work);
+    this.work = new WorkDir(options.layers.work);
+    this.inodes = new InodeNumbers(options.inodes);
     this.copyUp = new CopyUp(this.layers, this.resolver, this.work, this.inodes, this.orphans, hooks);
   }
 }

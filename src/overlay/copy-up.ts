@@ -58,8 +58,8 @@ export class CopyUp {
     if (entry.layer.writable) return entry;
     if (entry.orphan) return this.ensureOrphan(entry, dataBytes);
     this.ensureDir(parentOf(vpath));
-    const upperPath = this.layers.upperPath(vpath);
-    const parentReal = this.layers.upperPath(parentOf(vpath));
+    const upperPath = this.layers.topPath(vpath);
+    const parentReal = this.layers.topPath(parentOf(vpath));
     const parentBefore = lstatOrNull(parentReal);
     const tmp = this.work.tempPath();
     copyObject(entry.real, entry.stat, tmp, dataBytes);
@@ -67,7 +67,7 @@ export class CopyUp {
     if (entry.dirLayers.length > 0) this.resolver.invalidate(); // it now comes from the upper
     if (parentBefore) setTimes(parentReal, parentBefore);
     const upper = this.resolver.lookup(vpath);
-    this.inodes.remember(upper.stat, this.inodes.of(entry.layer, entry.stat));
+    this.inodes.remember(upper.layer, upper.stat, this.inodes.of(entry.layer, entry.stat));
     this.hooks.afterCopyUp(vpath, upper);
     return upper;
   }
@@ -76,9 +76,9 @@ export class CopyUp {
   private ensureOrphan(entry: Entry, dataBytes: number): Entry {
     const tmp = this.work.tempPath();
     copyObject(entry.real, entry.stat, tmp, dataBytes);
-    this.orphans.set(entry.vpath, { real: tmp, layer: this.layers.upper });
+    this.orphans.set(entry.vpath, { real: tmp, layer: this.layers.top });
     const upper = this.resolver.lookup(entry.vpath);
-    this.inodes.remember(upper.stat, this.inodes.of(entry.layer, entry.stat));
+    this.inodes.remember(upper.layer, upper.stat, this.inodes.of(entry.layer, entry.stat));
     this.hooks.afterCopyUp(entry.vpath, upper);
     return upper;
   }
@@ -107,11 +107,22 @@ export function copyObject(src: string, st: BigIntStats, dst: string, dataBytes 
     default: // fifo, socket, character or block device
       native.mknod(dst, mode, Number(st.rdev));
   }
+  applyMetadata(src, st, dst);
+}
+
+/** Owner, mode, xattrs and times of `src` (lstat `st`) onto `dst`, in the order that keeps them. */
+function applyMetadata(src: string, st: BigIntStats, dst: string): void {
   // chown clears setuid/setgid and security.capability, so it goes first.
   lchownSync(dst, Number(st.uid), Number(st.gid));
-  if ((mode & S_IFMT) !== fsc.S_IFLNK) chmodSync(dst, mode & PERMISSION_BITS);
+  if ((Number(st.mode) & S_IFMT) !== fsc.S_IFLNK) chmodSync(dst, Number(st.mode) & PERMISSION_BITS);
   copyXattrs(src, dst);
   setTimes(dst, st);
+}
+
+/** Give existing `dst` the metadata of `src` (e.g. a new stage root that stands for the old). */
+export function copyMetadata(src: string, dst: string): void {
+  const st = lstatOrNull(src);
+  if (st) applyMetadata(src, st, dst);
 }
 
 function copyFileData(src: string, dst: string, size: bigint, dataBytes: number): void {

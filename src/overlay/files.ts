@@ -24,7 +24,8 @@ import type { Entry } from './resolve.js';
 interface Handle {
   fd: number;
   vpath: string;
-  inUpper: boolean;
+  /** The descriptor is on the writable layer's copy (else it must move there before a write). */
+  inTop: boolean;
   flags: number;
   /** The union's inode number, fixed at open (fstat of an unlinked file still needs it). */
   ino: number;
@@ -62,13 +63,14 @@ export class OpenFiles {
     createNode(this.ctx, caller, vpath, fsc.S_IFREG | mode, (real) => {
       fd = openSync(real, fsc.O_CREAT | fsc.O_EXCL | (flags & PASSED_FLAGS), 0o600);
     });
+    this.ctx.changes.note(0);
     return this.add(fd, vpath, this.ctx.resolver.lookup(vpath), flags);
   }
 
   private add(fd: number, vpath: string, entry: Entry, flags: number): number {
     const id = this.nextId++;
     const ino = this.ctx.inodes.of(entry.layer, entry.stat);
-    this.handles.set(id, { fd, vpath, inUpper: entry.layer.writable, flags, ino });
+    this.handles.set(id, { fd, vpath, inTop: entry.layer.writable, flags, ino });
     return id;
   }
 
@@ -81,11 +83,29 @@ export class OpenFiles {
   }
 
   write(id: number, buf: Buffer, length: number, position: number): number {
-    return writeSync(this.get(id).fd, buf, 0, length, position);
+    const written = writeSync(this.writable(id).fd, buf, 0, length, position);
+    this.ctx.changes.note(written);
+    return written;
   }
 
   truncate(id: number, size: number): void {
-    ftruncateSync(this.get(id).fd, size);
+    ftruncateSync(this.writable(id).fd, size);
+    this.ctx.changes.note(0);
+  }
+
+  /**
+   * The handle, on the writable layer's copy. A file opened for write before the stage was
+   * frozen is in the frozen snapshot, which must not change: copy it up first.
+   */
+  private writable(id: number): Handle {
+    const handle = this.get(id);
+    if (!handle.inTop) this.ctx.copyUp.ensure(handle.vpath); // followCopyUp moves the handle
+    return handle;
+  }
+
+  /** The stage was frozen: every descriptor now points into a read-only snapshot. */
+  stageFrozen(): void {
+    for (const handle of this.handles.values()) handle.inTop = false;
   }
 
   fsync(id: number, dataOnly: boolean): void {
@@ -114,11 +134,11 @@ export class OpenFiles {
   /** After a copy-up of `vpath`, move read-only handles on the old lower copy to the upper. */
   followCopyUp(vpath: string, upper: Entry): void {
     for (const handle of this.handles.values()) {
-      if (handle.inUpper || handle.vpath !== vpath) continue;
+      if (handle.inTop || handle.vpath !== vpath) continue;
       const fd = openSync(upper.real, handle.flags & PASSED_FLAGS);
       closeSync(handle.fd);
       handle.fd = fd;
-      handle.inUpper = true;
+      handle.inTop = true;
     }
   }
 

@@ -4,33 +4,93 @@
  * an FsError carrying the errno the caller should see. Permission checks are the kernel's job
  * (the mount uses default_permissions); ownership of new objects comes from the Caller.
  */
-import { constants as fsc, mkdirSync, symlinkSync } from 'node:fs';
+import { constants as fsc, mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { native } from '../native/index.js';
 import * as attrs from './attributes.js';
-import { OverlayContext, type Caller } from './context.js';
+import type { Changes } from './changes.js';
+import { OverlayContext, type Caller, type OverlayOptions } from './context.js';
+import { copyMetadata } from './copy-up.js';
 import { OpenFiles } from './files.js';
-import type { LayerConfig } from './layers.js';
+import type { Layer, Layers } from './layers.js';
 import * as names from './namespace.js';
+import { isOpaqueDir } from './format.js';
 import { listDir, type DirEntry } from './readdir.js';
+import type { DirLayers, Entry } from './resolve.js';
 
 export type { Attributes, FsStats, Timespec } from './attributes.js';
-export type { Caller } from './context.js';
+export type { Caller, OverlayOptions } from './context.js';
 export type { DirEntry } from './readdir.js';
-export type { LayerConfig } from './layers.js';
+export type { Layer, LayerConfig } from './layers.js';
 export { FsError, errnoCode, toNegativeErrno } from './errors.js';
 
 export class Overlay {
   private readonly ctx: OverlayContext;
   readonly files: OpenFiles;
 
-  constructor(config: LayerConfig) {
+  constructor(options: OverlayOptions) {
     let files: OpenFiles | undefined;
-    this.ctx = new OverlayContext(config, { afterCopyUp: (vpath, upper) => files?.followCopyUp(vpath, upper) });
+    this.ctx = new OverlayContext(options, { afterCopyUp: (vpath, upper) => files?.followCopyUp(vpath, upper) });
     this.files = files = new OpenFiles(this.ctx);
   }
 
   get nameMax(): number {
     return this.ctx.nameMax;
+  }
+
+  get layers(): Layers {
+    return this.ctx.layers;
+  }
+
+  get changes(): Changes {
+    return this.ctx.changes;
+  }
+
+  get inodes(): OverlayContext['inodes'] {
+    return this.ctx.inodes;
+  }
+
+  /**
+   * Freeze the stage for a flush: its tree moves to `frozenRoot` (same filesystem) and becomes a
+   * read-only layer under a fresh, empty stage. Synchronous and O(1): writers wait only for
+   * this, and the snapshot is one instant of the whole stage.
+   */
+  freezeStage(frozenRoot: string): Layer {
+    const { top } = this.ctx.layers;
+    renameSync(top.root, frozenRoot);
+    mkdirSync(top.root);
+    copyMetadata(frozenRoot, top.root); // the union root keeps its owner, mode, times, xattrs
+    const frozen = this.ctx.layers.freeze(frozenRoot);
+    this.ctx.resolver.invalidate();
+    this.files.stageFrozen();
+    return frozen;
+  }
+
+  /** The lowers alone (no stage, no upper) at the root: what a flush checks whiteouts against. */
+  lowerRoot(): DirLayers | null {
+    const { lowers } = this.ctx.layers;
+    if (lowers.length === 0) return null;
+    const dirLayers: Layer[] = [];
+    for (const layer of lowers) {
+      dirLayers.push(layer);
+      if (isOpaqueDir(layer.root, layer.readsAufs)) break;
+    }
+    return { vpath: '/', dirLayers };
+  }
+
+  /** `name` in a lowers-only directory view. */
+  lowerChild(dir: DirLayers, name: string): Entry | null {
+    return this.ctx.resolver.child(dir, name);
+  }
+
+  /** A frozen snapshot has reached the upper: drop it from the stack. */
+  dropFrozen(layer: Layer): void {
+    this.ctx.layers.drop(layer);
+    this.ctx.resolver.invalidate();
+  }
+
+  private changed<T>(result: T): T {
+    this.ctx.changes.note(0);
+    return result;
   }
 
   getattr(vpath: string): attrs.Attributes {
@@ -51,54 +111,56 @@ export class Overlay {
   }
 
   mkdir(caller: Caller, vpath: string, mode: number): void {
-    names.createNode(this.ctx, caller, vpath, fsc.S_IFDIR | mode, (real) => mkdirSync(real, 0o700));
+    this.changed(names.createNode(this.ctx, caller, vpath, fsc.S_IFDIR | mode, (real) => mkdirSync(real, 0o700)));
   }
 
   mknod(caller: Caller, vpath: string, mode: number, rdev: number): void {
-    names.createNode(this.ctx, caller, vpath, mode, (real) => native.mknod(real, (mode & fsc.S_IFMT) | 0o600, rdev));
+    this.changed(names.createNode(this.ctx, caller, vpath, mode, (real) => native.mknod(real, (mode & fsc.S_IFMT) | 0o600, rdev)));
   }
 
   symlink(caller: Caller, target: string, vpath: string): void {
-    names.createNode(this.ctx, caller, vpath, fsc.S_IFLNK | 0o777, (real) => symlinkSync(target, real));
+    this.changed(names.createNode(this.ctx, caller, vpath, fsc.S_IFLNK | 0o777, (real) => symlinkSync(target, real)));
   }
 
   link(fromV: string, toV: string): void {
-    names.link(this.ctx, fromV, toV);
+    this.changed(names.link(this.ctx, fromV, toV));
   }
 
   unlink(vpath: string): void {
-    names.unlink(this.ctx, vpath);
+    this.changed(names.unlink(this.ctx, vpath));
   }
 
   rmdir(vpath: string): void {
-    names.rmdir(this.ctx, vpath);
+    this.changed(names.rmdir(this.ctx, vpath));
   }
 
   rename(fromV: string, toV: string): void {
     names.rename(this.ctx, fromV, toV);
     this.files.renamed(fromV, toV);
+    this.changed(undefined);
   }
 
   /** Unlink `vpath` but keep the (open) object reachable as `hiddenV`; see orphans.ts. */
   detach(vpath: string, hiddenV: string): void {
     names.detach(this.ctx, vpath, hiddenV);
     this.files.renamed(vpath, hiddenV);
+    this.changed(undefined);
   }
 
   chmod(vpath: string, mode: number): void {
-    attrs.chmod(this.ctx, vpath, mode);
+    this.changed(attrs.chmod(this.ctx, vpath, mode));
   }
 
   chown(vpath: string, uid: number, gid: number): void {
-    attrs.chown(this.ctx, vpath, uid, gid);
+    this.changed(attrs.chown(this.ctx, vpath, uid, gid));
   }
 
   truncate(vpath: string, size: number): void {
-    attrs.truncate(this.ctx, vpath, size);
+    this.changed(attrs.truncate(this.ctx, vpath, size));
   }
 
   utimens(vpath: string, atime: attrs.Timespec, mtime: attrs.Timespec): void {
-    attrs.utimens(this.ctx, vpath, atime, mtime);
+    this.changed(attrs.utimens(this.ctx, vpath, atime, mtime));
   }
 
   getxattr(vpath: string, name: string): Buffer {
@@ -110,11 +172,11 @@ export class Overlay {
   }
 
   setxattr(vpath: string, name: string, value: Buffer, flags: number): void {
-    attrs.setxattr(this.ctx, vpath, name, value, flags);
+    this.changed(attrs.setxattr(this.ctx, vpath, name, value, flags));
   }
 
   removexattr(vpath: string, name: string): void {
-    attrs.removexattr(this.ctx, vpath, name);
+    this.changed(attrs.removexattr(this.ctx, vpath, name));
   }
 
   statfs(): attrs.FsStats {

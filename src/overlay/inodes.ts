@@ -1,59 +1,92 @@
 /**
- * Inode numbers the union shows: unique across layers (layer index in the high bits), and stable
- * across copy-up and remount. A copied-up object keeps the number it had in its lower layer: the
- * mapping from the upper inode to that number is appended to a small log in the work directory
- * (beside the upper, never inside it) and read back at the next mount.
+ * Inode numbers the union shows: unique across layers and stable across copy-up, flush and
+ * remount. An object that moves up (copy-up into the stage or the upper, a flush from the stage
+ * to the upper) keeps the number it was first shown with: the new object's identity is mapped to
+ * that number. Mappings for upper objects are persisted beside the upper (never inside it); those
+ * for stage objects live in memory, like the stage.
+ *
+ * Natural numbers: lower and upper objects carry their layer's tag in bits 49-52; stage objects
+ * carry the stage epoch (one per daemon start, persisted) in bits 32-48, because a fresh tmpfs
+ * reuses small inode numbers.
  */
-import { appendFileSync, readFileSync, type BigIntStats } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from './errors.js';
-import type { Layer } from './layers.js';
+import { STAGE_TAG, type Layer } from './layers.js';
 
-const LAYER_SHIFT = 44n; // 2^44 inodes per layer; 2^53 / 2^44 leaves room for 512 layers
-const INODE_MASK = (1n << LAYER_SHIFT) - 1n;
-export const INODE_LOG = 'persist-inodes';
+const TAG_SHIFT = 49n;
+const EPOCH_SHIFT = 32n;
+const EPOCH_MASK = (1n << (TAG_SHIFT - EPOCH_SHIFT)) - 1n;
 
-/** Identity of an upper inode that survives inode-number reuse: number plus birth time. */
-function upperKey(stat: BigIntStats): string {
-  return `${stat.ino}:${stat.birthtimeNs}`;
+/** Identity of an object in its layer that survives inode-number reuse (upper: plus birth time). */
+export function identityOf(layer: Layer, stat: BigIntStats): string {
+  if (layer.kind === 'upper') return `u:${stat.ino}:${stat.birthtimeNs}`;
+  if (layer.tag === STAGE_TAG) return `s:${stat.ino}`;
+  return `l${layer.tag}:${stat.ino}`;
+}
+
+export interface InodeStore {
+  /** Files of "identity number" lines to read at start. */
+  readFrom: string[];
+  /** Where new upper mappings are appended (direct mode); null when a flusher persists them. */
+  appendTo: string | null;
+  /** Stage epoch (bits 32-48 of stage objects' numbers). */
+  epoch: number;
 }
 
 export class InodeNumbers {
   private readonly origins = new Map<string, number>();
-  private readonly logPath: string;
 
-  constructor(workDir: string) {
-    this.logPath = join(workDir, INODE_LOG);
-    this.load();
+  constructor(private readonly store: InodeStore) {
+    for (const path of store.readFrom) this.load(path);
   }
 
   /** The number the union shows for an object found in `layer` with real stat `stat`. */
   of(layer: Layer, stat: BigIntStats): number {
-    if (layer.writable) {
-      const origin = this.origins.get(upperKey(stat));
-      if (origin !== undefined) return origin;
+    const mapped = this.origins.get(identityOf(layer, stat));
+    if (mapped !== undefined) return mapped;
+    if (layer.tag === STAGE_TAG) {
+      return Number(((BigInt(this.store.epoch) & EPOCH_MASK) << EPOCH_SHIFT) | (stat.ino & 0xffffffffn));
     }
-    return Number((BigInt(layer.index) << LAYER_SHIFT) | (stat.ino & INODE_MASK));
+    return Number((BigInt(layer.tag) << TAG_SHIFT) | (stat.ino & ((1n << TAG_SHIFT) - 1n)));
   }
 
-  /** Called after a copy-up: the upper object keeps the lower object's number. */
-  remember(upperStat: BigIntStats, shownIno: number): void {
-    const key = upperKey(upperStat);
-    this.origins.set(key, shownIno);
-    appendFileSync(this.logPath, `${key} ${shownIno}\n`);
+  /** The object `stat` in `layer` is shown as `shownIno` from now on (it moved up). */
+  remember(layer: Layer, stat: BigIntStats, shownIno: number): void {
+    const identity = identityOf(layer, stat);
+    if (this.origins.get(identity) === shownIno) return;
+    this.origins.set(identity, shownIno);
+    if (layer.kind === 'upper' && this.store.appendTo) appendFileSync(this.store.appendTo, `${identity} ${shownIno}\n`);
   }
 
-  private load(): void {
-    let text: string;
+  /** Mappings a flush persisted for upper objects. */
+  adopt(lines: string): void {
+    for (const line of lines.split('\n')) {
+      const [identity, ino] = line.split(' ');
+      if (identity && ino) this.origins.set(identity, Number(ino));
+    }
+  }
+
+  /** Stage objects are gone once flushed: forget their mappings. */
+  forgetStage(identities: Iterable<string>): void {
+    for (const identity of identities) this.origins.delete(identity);
+  }
+
+  private load(path: string): void {
     try {
-      text = readFileSync(this.logPath, 'utf8');
+      this.adopt(readFileSync(path, 'utf8'));
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
+      if (!isErrno(err, 'ENOENT')) throw err;
     }
-    for (const line of text.split('\n')) {
-      const [key, ino] = line.split(' ');
-      if (key && ino) this.origins.set(key, Number(ino));
-    }
+  }
+}
+
+/** Every mapping file in a directory (the flusher writes one per batch). */
+export function mappingFilesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort().map((name) => join(dir, name));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return [];
+    throw err;
   }
 }

@@ -39,7 +39,7 @@ export function createNode(
   const parent = ctx.resolver.lookupDir(parentOf(vpath));
   if (ctx.resolver.child(parent, nameOf(vpath))) fail('EEXIST', vpath);
   const upperParent = ctx.copyUp.ensureDir(parent.vpath);
-  const target = ctx.layers.upperPath(vpath);
+  const target = ctx.layers.topPath(vpath);
   const overWhiteout = lstatOrNull(target) !== null; // the union shows nothing, so it is a whiteout
   const path = overWhiteout ? ctx.work.tempPath() : target;
   build(path);
@@ -72,7 +72,7 @@ export function link(ctx: OverlayContext, fromV: string, toV: string): void {
   if (ctx.resolver.child(parent, nameOf(toV))) fail('EEXIST', toV);
   const source = ctx.copyUp.ensure(fromV);
   ctx.copyUp.ensureDir(parent.vpath);
-  const target = ctx.layers.upperPath(toV);
+  const target = ctx.layers.topPath(toV);
   if (lstatOrNull(target)) {
     const tmp = ctx.work.tempPath();
     linkSync(source.real, tmp);
@@ -151,7 +151,7 @@ function removeFromLayers(ctx: OverlayContext, entry: Entry): void {
   }
   if (needsWhiteout) {
     ctx.copyUp.ensureDir(parent.vpath);
-    makeWhiteout(ctx.layers.upperPath(entry.vpath));
+    makeWhiteout(ctx.layers.topPath(entry.vpath));
   }
 }
 
@@ -206,7 +206,7 @@ function moveInUpper(ctx: OverlayContext, from: Entry, toV: string, to: Entry | 
   const toHasLower = ctx.resolver.lowerHas(toParent, nameOf(toV));
   const source = fromIsDir ? from : ctx.copyUp.ensure(fromV);
   ctx.copyUp.ensureDir(toParent.vpath);
-  const target = ctx.layers.upperPath(toV);
+  const target = ctx.layers.topPath(toV);
   const atTarget = lstatOrNull(target);
   if (atTarget && to && to.layer.writable && fromIsDir) clearWhiteouts(target);
   if (fromIsDir && toHasLower) markOpaque(source.real); // keep the replaced lower dir hidden

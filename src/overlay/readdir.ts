@@ -23,7 +23,7 @@ export function listDir(ctx: OverlayContext, dir: Entry): DirEntry[] {
       const name = dirent.name;
       if (seen.has(name)) continue;
       seen.add(name);
-      if (!layer.writable && name.startsWith(AUFS_WHITEOUT_PREFIX)) {
+      if (layer.readsAufs && name.startsWith(AUFS_WHITEOUT_PREFIX)) {
         seen.add(name.slice(AUFS_WHITEOUT_PREFIX.length)); // hides that name below
         continue;
       }

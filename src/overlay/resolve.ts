@@ -42,9 +42,9 @@ export class Resolver {
   ) {}
 
   root(): Entry {
-    const { upper } = this.layers;
-    const stat = lstatOrNull(upper.root) ?? fail('EIO', `upper ${upper.root} vanished`);
-    return { vpath: '/', layer: upper, real: upper.root, stat, dirLayers: this.rootLayers() };
+    const { top } = this.layers;
+    const stat = lstatOrNull(top.root) ?? fail('EIO', `the writable layer ${top.root} vanished`);
+    return { vpath: '/', layer: top, real: top.root, stat, dirLayers: this.rootLayers() };
   }
 
   private rootLayers(): readonly Layer[] {
@@ -53,7 +53,7 @@ export class Resolver {
     const dirLayers: Layer[] = [];
     for (const layer of this.layers.all) {
       dirLayers.push(layer);
-      if (layer !== this.layers.all.at(-1) && isOpaqueDir(layer.root, !layer.writable)) break;
+      if (layer !== this.layers.all.at(-1) && isOpaqueDir(layer.root, layer.readsAufs)) break;
     }
     this.dirs.set('/', { vpath: '/', dirLayers });
     return dirLayers;
@@ -115,7 +115,7 @@ export class Resolver {
     const dirLayers: Layer[] = [];
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i]!;
-      const readsAufs = !layer.writable;
+      const readsAufs = layer.readsAufs;
       if (readsAufs && name.startsWith(AUFS_WHITEOUT_PREFIX)) continue; // a marker, not a name
       const real = this.layers.real(layer, vpath);
       const stat = lstatOrNull(real);

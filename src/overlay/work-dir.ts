@@ -24,3 +24,6 @@ export class WorkDir {
     return join(this.dir, `t${++this.counter}`);
   }
 }
+
+/** Direct mode: the upper-inode → shown-number map, beside the upper (see inodes.ts). */
+export const INODE_LOG = 'persist-inodes';

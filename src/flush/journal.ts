@@ -1,0 +1,327 @@
+/**
+ * The flush journal: how a batch reaches the upper atomically. Beside the upper, on the same
+ * filesystem (FLASH/journal):
+ *
+ *  1. prepare: every new object is built in journal/batch-SEQ.tmp/objects and fsynced; the plan
+ *     is written as manifest.json with the inode map; files, then directories, are fsynced.
+ *  2. commit: rename batch-SEQ.tmp → batch-SEQ, fsync journal/. This rename is the commit point.
+ *  3. apply: the manifest's operations, each idempotent, run against the upper; touched upper
+ *     directories are fsynced; the inode map moves to FLASH/inodes; the batch is removed.
+ *
+ * Recovery at start removes uncommitted batches (the upper was never touched by them) and applies
+ * committed ones again (idempotence makes a half-applied batch whole). So after a crash at any
+ * point the upper is exactly the state after the last committed batch.
+ */
+import {
+  chmodSync,
+  constants as fsc,
+  existsSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type BigIntStats,
+} from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { native } from '../native/index.js';
+import { copyObject, copyXattrs, setTimes } from '../overlay/copy-up.js';
+import { isErrno } from '../overlay/errors.js';
+import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque, unescapeXattr } from '../overlay/format.js';
+import { step } from './crash.js';
+import type { Plan, PlanOp } from './plan.js';
+
+/** Operations as stored: sources are replaced by object names inside the batch. */
+type StoredOp =
+  | { op: 'remove' | 'whiteout'; path: string }
+  | { op: 'put'; path: string; object: string }
+  | { op: 'dir'; path: string; object: string; opaque: boolean }
+  | { op: 'link'; path: string; target: string }
+  | { op: 'meta'; path: string; meta: DirMeta };
+
+interface DirMeta {
+  uid: number;
+  gid: number;
+  mode: number;
+  atimeNs: string;
+  mtimeNs: string;
+  /** name → hex value; overlayfs's own xattrs are never listed here. */
+  xattrs: Record<string, string>;
+}
+
+interface Manifest {
+  seq: number;
+  ops: StoredOp[];
+}
+
+export interface FlashPaths {
+  upper: string;
+  journal: string;
+  inodes: string;
+}
+
+export function flashPaths(flashDir: string, upper: string): FlashPaths {
+  return { upper, journal: join(flashDir, 'journal'), inodes: join(flashDir, 'inodes') };
+}
+
+/** Pacing for data written to the flash (the rate limit); resolves when more may be written. */
+export type Pace = (bytes: number) => Promise<void>;
+
+export interface PreparedBatch {
+  seq: number;
+  dir: string;
+  bytes: number;
+  objects: number;
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Build batch `seq` from `plan` and commit it. `shownIno(vpath)` is the inode number the union
+ * shows for a snapshot object; the upper copy keeps it.
+ */
+export async function prepareBatch(
+  paths: FlashPaths,
+  seq: number,
+  plan: Plan,
+  shownIno: (vpath: string, stat: BigIntStats) => number,
+  pace: Pace,
+): Promise<PreparedBatch> {
+  mkdirSync(paths.journal, { recursive: true, mode: 0o700 });
+  const tmp = join(paths.journal, `batch-${seq}.tmp`);
+  const objects = join(tmp, 'objects');
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(objects, { recursive: true, mode: 0o700 });
+  const stored: StoredOp[] = [];
+  const inodeLines: string[] = [];
+  let bytes = 0;
+  let count = 0;
+  for (const op of plan.ops) {
+    if (op.op === 'put' || op.op === 'dir') {
+      const name = String(++count);
+      const target = join(objects, name);
+      const st = plan.objects.get(op.path)!;
+      bytes += await buildObject(op, st, target, pace);
+      step();
+      const built = lstatSync(target, { bigint: true });
+      inodeLines.push(`u:${built.ino}:${built.birthtimeNs} ${shownIno(op.path, st)}`);
+      stored.push(op.op === 'put' ? { op: 'put', path: op.path, object: name } : { op: 'dir', path: op.path, object: name, opaque: op.opaque });
+    } else {
+      stored.push(toStored(op));
+    }
+  }
+  await syncPath(objects);
+  await writeDurably(join(tmp, 'inodes'), inodeLines.join('\n') + '\n');
+  await writeDurably(join(tmp, 'manifest.json'), JSON.stringify({ seq, ops: stored } satisfies Manifest));
+  await syncPath(tmp);
+  step();
+  const committed = join(paths.journal, `batch-${seq}`);
+  renameSync(tmp, committed);
+  await syncPath(paths.journal);
+  step(); // committed
+  return { seq, dir: committed, bytes, objects: count };
+}
+
+function toStored(op: Exclude<PlanOp, { op: 'put' | 'dir' }>): StoredOp {
+  if (op.op === 'meta') return { op: 'meta', path: op.path, meta: dirMeta(op.source) };
+  return op;
+}
+
+function dirMeta(source: string): DirMeta {
+  const st = lstatSync(source, { bigint: true });
+  const xattrs: Record<string, string> = {};
+  for (const name of listXattrs(source)) {
+    if (unescapeXattr(name) !== null) xattrs[name] = native.lgetxattr(source, name).toString('hex');
+  }
+  return { uid: Number(st.uid), gid: Number(st.gid), mode: Number(st.mode) & 0o7777, atimeNs: String(st.atimeNs), mtimeNs: String(st.mtimeNs), xattrs };
+}
+
+function listXattrs(path: string): string[] {
+  try {
+    return native.llistxattr(path);
+  } catch (err) {
+    if (isErrno(err, 'EOPNOTSUPP')) return [];
+    throw err;
+  }
+}
+
+/** Copy one snapshot object into the batch; regular files in paced chunks, then fsynced. */
+async function buildObject(op: PlanOp, st: BigIntStats, target: string, pace: Pace): Promise<number> {
+  if (op.op === 'dir') {
+    mkdirSync(target, 0o700);
+    copyObjectMetadata(op.source, st, target);
+    if (op.opaque) markOpaque(target);
+    return 0;
+  }
+  if (op.op !== 'put') return 0;
+  if (!st.isFile()) {
+    copyObject(op.source, st, target);
+    return 0;
+  }
+  const size = Number(st.size);
+  const input = await open(op.source, 'r');
+  const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
+    for (let pos = 0; pos < size; ) {
+      const { bytesRead } = await input.read(buf, 0, Math.min(buf.length, size - pos), pos);
+      if (bytesRead === 0) break;
+      await pace(bytesRead);
+      await output.write(buf, 0, bytesRead, pos);
+      pos += bytesRead;
+    }
+    await output.sync();
+  } finally {
+    await input.close();
+    await output.close();
+  }
+  copyObjectMetadata(op.source, st, target);
+  return size;
+}
+
+function copyObjectMetadata(source: string, st: BigIntStats, target: string): void {
+  lchownSync(target, Number(st.uid), Number(st.gid));
+  chmodSync(target, Number(st.mode) & 0o7777);
+  copyXattrs(source, target);
+  setTimes(target, st);
+}
+
+async function writeDurably(path: string, text: string): Promise<void> {
+  const file = await open(path, 'w', 0o600);
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+async function syncPath(path: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    await handle.sync();
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Apply a committed batch to the upper, then retire it. Safe to run again after a crash. */
+export async function applyBatch(paths: FlashPaths, batchDir: string): Promise<string> {
+  const manifest = JSON.parse(readFileSync(join(batchDir, 'manifest.json'), 'utf8')) as Manifest;
+  const touched = new Set<string>();
+  const upperPath = (vpath: string) => (vpath === '/' ? paths.upper : paths.upper + vpath);
+  for (const op of manifest.ops) {
+    const target = upperPath(op.path);
+    touched.add(op.op === 'meta' ? target : dirname(target));
+    applyOp(op, target, join(batchDir, 'objects'), upperPath);
+    step();
+  }
+  for (const dir of touched) if (existsSync(dir)) await syncPath(dir);
+  mkdirSync(paths.inodes, { recursive: true, mode: 0o700 });
+  const inodeMap = join(paths.inodes, `batch-${manifest.seq}`);
+  if (existsSync(join(batchDir, 'inodes'))) renameSync(join(batchDir, 'inodes'), inodeMap);
+  await syncPath(paths.inodes);
+  rmSync(batchDir, { recursive: true, force: true });
+  await syncPath(paths.journal);
+  step();
+  return existsSync(inodeMap) ? readFileSync(inodeMap, 'utf8') : '';
+}
+
+function applyOp(op: StoredOp, target: string, objects: string, upperPath: (vpath: string) => string): void {
+  switch (op.op) {
+    case 'remove':
+      rmSync(target, { recursive: true, force: true });
+      return;
+    case 'whiteout': {
+      const st = lstatOrNull(target);
+      if (st && isWhiteout(st)) return;
+      rmSync(target, { recursive: true, force: true });
+      makeWhiteout(target);
+      return;
+    }
+    case 'put':
+    case 'dir': {
+      const object = join(objects, op.object);
+      if (!lstatOrNull(object)) return; // moved already: this batch is being applied again
+      const st = lstatOrNull(target);
+      if (st && (isDirStat(st) || op.op === 'dir')) rmSync(target, { recursive: true, force: true });
+      renameSync(object, target);
+      return;
+    }
+    case 'link': {
+      const source = upperPath(op.target);
+      const st = lstatOrNull(target);
+      if (st && st.ino === lstatOrNull(source)?.ino) return;
+      if (st) rmSync(target, { recursive: true, force: true });
+      linkSync(source, target);
+      return;
+    }
+    case 'meta':
+      applyDirMeta(target, op.meta);
+      return;
+  }
+}
+
+function applyDirMeta(target: string, meta: DirMeta): void {
+  lchownSync(target, meta.uid, meta.gid);
+  chmodSync(target, meta.mode);
+  for (const name of listXattrs(target)) {
+    if (unescapeXattr(name) !== null && !(name in meta.xattrs)) native.lremovexattr(target, name);
+  }
+  for (const [name, hex] of Object.entries(meta.xattrs)) native.lsetxattr(target, name, Buffer.from(hex, 'hex'), 0);
+  const split = (ns: string) => {
+    const value = BigInt(ns);
+    return [Number(value / 1_000_000_000n), Number(value % 1_000_000_000n)] as const;
+  };
+  const [as, an] = split(meta.atimeNs);
+  const [ms, mn] = split(meta.mtimeNs);
+  native.lutimens(target, as, an, ms, mn);
+}
+
+export interface Recovery {
+  rolledBack: number[];
+  completed: number[];
+  /** Highest batch number seen (new batches continue after it). */
+  lastSeq: number;
+}
+
+/** Finish what a crash interrupted: drop uncommitted batches, apply committed ones. */
+export async function recoverJournal(paths: FlashPaths): Promise<Recovery> {
+  const recovery: Recovery = { rolledBack: [], completed: [], lastSeq: 0 };
+  let names: string[];
+  try {
+    names = readdirSync(paths.journal);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) names = [];
+    else throw err;
+  }
+  const seqOf = (name: string) => Number(/^batch-(\d+)/.exec(name)?.[1] ?? NaN);
+  for (const name of names.filter((n) => n.endsWith('.tmp'))) {
+    rmSync(join(paths.journal, name), { recursive: true, force: true });
+    recovery.rolledBack.push(seqOf(name));
+  }
+  const committed = names.filter((n) => /^batch-\d+$/.test(n)).sort((a, b) => seqOf(a) - seqOf(b));
+  for (const name of committed) {
+    await applyBatch(paths, join(paths.journal, name));
+    recovery.completed.push(seqOf(name));
+  }
+  if (recovery.rolledBack.length > 0) await syncPath(paths.journal);
+  for (const name of [...names, ...safeList(paths.inodes)]) {
+    const seq = seqOf(name);
+    if (Number.isFinite(seq)) recovery.lastSeq = Math.max(recovery.lastSeq, seq);
+  }
+  return recovery;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
