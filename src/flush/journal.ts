@@ -98,6 +98,7 @@ export async function prepareBatch(
   mkdirSync(objects, { recursive: true, mode: 0o700 });
   const stored: StoredOp[] = [];
   const inodeLines: string[] = [];
+  const identityByPath = new Map<string, string>();
   let bytes = 0;
   let count = 0;
   for (const op of plan.ops) {
@@ -108,9 +109,14 @@ export async function prepareBatch(
       bytes += await buildObject(op, st, target, pace);
       step();
       const built = lstatSync(target, { bigint: true });
-      inodeLines.push(`u:${built.ino}:${built.birthtimeNs} ${shownIno(op.path, st)}`);
+      const identity = `u:${built.ino}:${built.birthtimeNs}`;
+      inodeLines.push(`${identity} ${shownIno(op.path, st)}`);
+      // Multiply linked objects: remember every name, so a later copy-up can keep the links.
+      if (st.nlink > 1n && !st.isDirectory()) inodeLines.push(`link\t${identity}\t${op.path}`);
+      identityByPath.set(op.path, identity);
       stored.push(op.op === 'put' ? { op: 'put', path: op.path, object: name } : { op: 'dir', path: op.path, object: name, opaque: op.opaque });
     } else {
+      if (op.op === 'link') inodeLines.push(`link\t${identityByPath.get(op.target)}\t${op.path}`);
       stored.push(toStored(op));
     }
   }

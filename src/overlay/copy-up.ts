@@ -10,7 +10,9 @@ import {
   closeSync,
   copyFileSync,
   lchownSync,
+  linkSync,
   chmodSync,
+  readdirSync,
   mkdirSync,
   openSync,
   readlinkSync,
@@ -31,6 +33,20 @@ import type { Entry, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
 
 const S_IFMT = 0o170000;
+
+/** Union paths of the objects in a (small, RAM) layer tree with inode `ino`. */
+function namesInTree(root: string, ino: bigint): string[] {
+  const found: string[] = [];
+  const walk = (dirV: string): void => {
+    for (const dirent of readdirSync(dirV === '/' ? root : root + dirV, { withFileTypes: true })) {
+      const vpath = dirV === '/' ? `/${dirent.name}` : `${dirV}/${dirent.name}`;
+      if (dirent.isDirectory()) walk(vpath);
+      else if (lstatOrNull(root + vpath)?.ino === ino) found.push(vpath);
+    }
+  };
+  walk('/');
+  return found;
+}
 const PERMISSION_BITS = 0o7777;
 const COPY_CHUNK = 1 << 20;
 
@@ -69,7 +85,33 @@ export class CopyUp {
     const upper = this.resolver.lookup(vpath);
     this.inodes.remember(upper.layer, upper.stat, this.inodes.of(entry.layer, entry.stat));
     this.hooks.afterCopyUp(vpath, upper);
+    this.bringLinks(entry, upper);
     return upper;
+  }
+
+  /**
+   * The stage must not split hard links that the upper (or a frozen snapshot) holds: the other
+   * names of a copied-up object become links to the copy. (Links inside a lower are split, as
+   * kernel overlayfs does without index=on.)
+   */
+  private bringLinks(entry: Entry, copy: Entry): void {
+    if (entry.stat.nlink < 2n || entry.dirLayers.length > 0) return;
+    const { kind } = entry.layer;
+    if (kind !== 'upper' && kind !== 'frozen') return;
+    const names = kind === 'upper' ? this.inodes.namesOf(entry.layer, entry.stat) : namesInTree(entry.layer.root, entry.stat.ino);
+    for (const name of names) {
+      if (name === entry.vpath) continue;
+      let other: Entry | null;
+      try {
+        other = this.resolver.tryLookup(name);
+      } catch {
+        continue; // a parent is no longer a directory
+      }
+      if (!other || other.layer !== entry.layer || other.stat.ino !== entry.stat.ino) continue;
+      this.ensureDir(parentOf(name));
+      linkSync(copy.real, this.layers.topPath(name));
+      this.hooks.afterCopyUp(name, this.resolver.lookup(name));
+    }
   }
 
   /** An unlinked lower object that is changed through its handle is copied into the work dir. */

@@ -36,6 +36,8 @@ export interface InodeStore {
 
 export class InodeNumbers {
   private readonly origins = new Map<string, number>();
+  /** Names an upper object was given by flushes (for objects with several links). */
+  private readonly names = new Map<string, Set<string>>();
 
   constructor(private readonly store: InodeStore) {
     for (const path of store.readFrom) this.load(path);
@@ -59,12 +61,28 @@ export class InodeNumbers {
     if (layer.kind === 'upper' && this.store.appendTo) appendFileSync(this.store.appendTo, `${identity} ${shownIno}\n`);
   }
 
-  /** Mappings a flush persisted for upper objects. */
+  /**
+   * What a flush persisted for upper objects: "IDENTITY NUMBER" lines, and "link\tIDENTITY\tPATH"
+   * lines naming the links of multiply linked objects.
+   */
   adopt(lines: string): void {
     for (const line of lines.split('\n')) {
+      if (line.startsWith('link\t')) {
+        const [, identity, path] = line.split('\t');
+        if (!identity || !path) continue;
+        const set = this.names.get(identity) ?? new Set<string>();
+        set.add(path);
+        this.names.set(identity, set);
+        continue;
+      }
       const [identity, ino] = line.split(' ');
       if (identity && ino) this.origins.set(identity, Number(ino));
     }
+  }
+
+  /** Union paths a flush gave the upper object; some may have been renamed or removed since. */
+  namesOf(layer: Layer, stat: BigIntStats): string[] {
+    return [...(this.names.get(identityOf(layer, stat)) ?? [])];
   }
 
   /** Stage objects are gone once flushed: forget their mappings. */

@@ -17,7 +17,7 @@ import { native, RENAME_EXCHANGE, RENAME_WHITEOUT } from '../native/index.js';
 import type { Caller, OverlayContext } from './context.js';
 import { fail } from './errors.js';
 import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque } from './format.js';
-import { nameOf, parentOf } from './layers.js';
+import { childOf, nameOf, parentOf } from './layers.js';
 import { listDir } from './readdir.js';
 import type { Entry } from './resolve.js';
 
@@ -165,6 +165,26 @@ function clearWhiteouts(realDir: string): void {
   }
 }
 
+/** Copy directory `vpath` and everything the union shows in it into the writable layer. */
+function copyUpTree(ctx: OverlayContext, vpath: string): Entry {
+  const dir = ctx.copyUp.ensure(vpath);
+  if (dir.dirLayers.length === 1) return dir; // nothing below it
+  for (const { name } of listDir(ctx, ctx.resolver.lookupDir(vpath))) {
+    const child = childOf(vpath, name);
+    if (ctx.resolver.lookup(child).dirLayers.length > 0) copyUpTree(ctx, child);
+    else ctx.copyUp.ensure(child);
+  }
+  return ctx.resolver.lookup(vpath);
+}
+
+function removeWhiteoutsIn(realDir: string): void {
+  for (const dirent of readdirSync(realDir, { withFileTypes: true })) {
+    const path = `${realDir}/${dirent.name}`;
+    if (dirent.isDirectory()) removeWhiteoutsIn(path);
+    else if (dirent.isCharacterDevice() && isWhiteout(lstatOrNull(path)!)) unlinkSync(path);
+  }
+}
+
 function isEmptyDir(ctx: OverlayContext, dir: Entry): boolean {
   return listDir(ctx, dir).length === 0;
 }
@@ -186,7 +206,7 @@ export function rename(ctx: OverlayContext, fromV: string, toV: string): void {
   }
   // Like overlayfs without redirect_dir: a directory with lower parts cannot move (callers such
   // as mv fall back to copy and delete).
-  if (fromIsDir && from.dirLayers.some((l) => !l.writable)) fail('EXDEV', fromV);
+  if (fromIsDir && from.dirLayers.some((l) => l.kind === 'lower')) fail('EXDEV', fromV);
   if (to && to.dirLayers.length > 0 && !isEmptyDir(ctx, to)) fail('ENOTEMPTY', toV);
 
   try {
@@ -204,12 +224,19 @@ function moveInUpper(ctx: OverlayContext, from: Entry, toV: string, to: Entry | 
   const fromParent = ctx.resolver.lookupDir(parentOf(fromV));
   const fromNeedsWhiteout = ctx.resolver.lowerHas(fromParent, nameOf(fromV));
   const toHasLower = ctx.resolver.lowerHas(toParent, nameOf(toV));
-  const source = fromIsDir ? from : ctx.copyUp.ensure(fromV);
+  // A directory still partly in the upper or a frozen snapshot (staged mode) moves whole: the
+  // stage gets all of it first.
+  const source = fromIsDir ? copyUpTree(ctx, fromV) : ctx.copyUp.ensure(fromV);
   ctx.copyUp.ensureDir(toParent.vpath);
   const target = ctx.layers.topPath(toV);
   const atTarget = lstatOrNull(target);
   if (atTarget && to && to.layer.writable && fromIsDir) clearWhiteouts(target);
-  if (fromIsDir && toHasLower) markOpaque(source.real); // keep the replaced lower dir hidden
+  if (fromIsDir && toHasLower) {
+    // Keep what the layers below have at the new name hidden; inside an opaque directory no
+    // whiteout has a meaning (and the kernel's format forbids them there).
+    removeWhiteoutsIn(source.real);
+    markOpaque(source.real);
+  }
 
   if (fromIsDir && atTarget && isWhiteout(atTarget)) {
     // A directory cannot be renamed over a non-directory: swap, then the whiteout sits at the

@@ -34,8 +34,8 @@ function parseOps(text: string | undefined): number {
 
 function parseTarget(text: string | undefined): TargetKind {
   if (text === undefined || text === '' || text === 'persistd') return 'persistd';
-  if (text === 'kernel') return 'kernel';
-  throw new Error(`PERSIST_DIFF_TARGET: "${text}" is neither "persistd" nor "kernel"`);
+  if (text === 'kernel' || text === 'persistd-staged') return text;
+  throw new Error(`PERSIST_DIFF_TARGET: "${text}" is not "persistd", "persistd-staged" or "kernel"`);
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): DifferentialConfig {

@@ -1,12 +1,16 @@
 // The union under test: persistd, or (to prove the harness itself) a second kernel overlayfs.
 // Both expose the same shape so the differential runner does not care which one it drives.
 
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Cleanup } from '../support/cleanup.js';
 import { mountKernelOverlay, type OverlayLayers } from '../support/overlayfs.js';
 import { startPersistd } from '../support/persistd.js';
 import { unmountForcefully } from '../support/unmount.js';
 
-export type TargetKind = 'persistd' | 'kernel';
+/** persistd-staged: a RAM stage flushed to the upper every 50 ms, so that many operations meet a
+ * freeze, a copy-up out of a frozen snapshot, or a flush in progress. */
+export type TargetKind = 'persistd' | 'persistd-staged' | 'kernel';
 
 export interface UnionUnderTest {
   kind: TargetKind;
@@ -33,7 +37,16 @@ export async function mountUnionUnderTest(
       },
     };
   }
-  const daemon = await startPersistd(cleanup, { ...layers, mountpoint });
+  const staged = kind === 'persistd-staged';
+  const stage = join(dirname(layers.upper), 'stage');
+  if (staged) mkdirSync(stage, { recursive: true });
+  const daemon = await startPersistd(cleanup, {
+    lowers: layers.lowers,
+    upper: layers.upper,
+    work: staged ? undefined : layers.work,
+    mountpoint,
+    extraArgs: staged ? ['--stage', stage, '--flush-interval', '50ms', '--min-interval', '0', '--rate-limit', '1GiB/s'] : [],
+  });
   return {
     kind,
     root: mountpoint,

@@ -14,7 +14,8 @@ export interface PersistdOptions {
   /** Lower layers, uppermost first. */
   lowers: readonly string[];
   upper: string;
-  work: string;
+  /** Direct mode's --work; leave out in staged mode (pass --stage in extraArgs). */
+  work?: string;
   mountpoint: string;
   extraArgs?: readonly string[];
   /** Filesystem type mountinfo shows once the daemon is serving. */
@@ -48,7 +49,7 @@ export async function startPersistd(cleanup: Cleanup, options: PersistdOptions):
     script, 'mount',
     '--lower', options.lowers.join(':'),
     '--upper', options.upper,
-    '--work', options.work,
+    ...(options.work ? ['--work', options.work] : []),
     ...(options.extraArgs ?? []),
     options.mountpoint,
   ];
