@@ -224,7 +224,11 @@ export async function applyBatch(paths: FlashPaths, batchDir: string): Promise<s
   for (const op of manifest.ops) {
     const target = upperPath(op.path);
     touched.add(op.op === 'meta' ? target : dirname(target));
-    applyOp(op, target, join(batchDir, 'objects'), upperPath);
+    try {
+      applyOp(op, target, join(batchDir, 'objects'), upperPath);
+    } catch (err) {
+      throw Object.assign(new Error(`batch ${manifest.seq}: ${JSON.stringify(op)}: ${(err as Error).message}`), { code: (err as { code?: string }).code });
+    }
     step();
   }
   for (const dir of touched) if (existsSync(dir)) await syncPath(dir);

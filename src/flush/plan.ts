@@ -47,14 +47,15 @@ export function planFlush(input: PlanInput): Plan {
   const placedByInode = new Map<bigint, string>();
   const real = (root: string, vpath: string) => (vpath === '/' ? root : root + vpath);
 
-  const walk = (dirV: string, lowerDir: DirLayers | null): void => {
+  /** `upperDir`: false once the upper's directory here is being replaced by a new one. */
+  const walk = (dirV: string, lowerDir: DirLayers | null, upperDir: boolean): void => {
     for (const name of readdirSync(real(input.frozen.root, dirV)).sort()) {
       const vpath = childOf(dirV, name);
       const source = real(input.frozen.root, vpath);
       const st = lstatOrNull(source);
       if (!st) continue;
       const lower = lowerDir ? input.lowerChild(lowerDir, name) : null;
-      const upperSt = lstatOrNull(real(input.upperRoot, vpath));
+      const upperSt = upperDir ? lstatOrNull(real(input.upperRoot, vpath)) : null;
       if (isWhiteout(st)) {
         if (upperSt) plan.ops.push({ op: 'remove', path: vpath });
         if (lower) plan.ops.push({ op: 'whiteout', path: vpath });
@@ -76,20 +77,20 @@ export function planFlush(input: PlanInput): Plan {
       const opaqueHere = hasOpaqueXattr(source);
       if (!opaqueHere && upperSt && isDirStat(upperSt)) {
         // Merge into the upper's directory; the lowers stay visible unless the upper hides them.
-        walk(vpath, hasOpaqueXattr(real(input.upperRoot, vpath)) ? null : lowerView);
+        walk(vpath, hasOpaqueXattr(real(input.upperRoot, vpath)) ? null : lowerView, true);
       } else {
         // A new directory. Over nothing it merges with a lower directory; replacing an upper
         // whiteout or non-directory, or opaque in the snapshot, it must hide the lowers.
         const mergesWithLower = !opaqueHere && !upperSt && lowerIsDir;
         plan.ops.push({ op: 'dir', path: vpath, source, opaque: lowerIsDir && !mergesWithLower });
         plan.objects.set(vpath, st);
-        walk(vpath, mergesWithLower ? lowerView : null);
+        walk(vpath, mergesWithLower ? lowerView : null, false);
       }
       plan.ops.push({ op: 'meta', path: vpath, source });
     }
   };
 
-  walk('/', input.lowerRoot);
+  walk('/', input.lowerRoot, true);
   plan.ops.push({ op: 'meta', path: '/', source: input.frozen.root });
   return plan;
 }

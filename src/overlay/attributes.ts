@@ -31,6 +31,9 @@ export function attributesOf(ctx: OverlayContext, entry: Entry): Attributes {
   // Like the kernel, report the real object's links: a lower object keeps its own; an upper one
   // parked in the work dir has one link (its parking name) that the union does not count.
   if (entry.orphan && entry.layer.writable) attributes.nlink = Math.max(0, attributes.nlink - 1);
+  // In staged mode the stage can hide some names of an upper object: count the ones shown.
+  const links = ctx.copyUp.visibleLinks(entry);
+  if (links) attributes.nlink = links.length;
   return attributes;
 }
 

@@ -95,23 +95,33 @@ export class CopyUp {
    * kernel overlayfs does without index=on.)
    */
   private bringLinks(entry: Entry, copy: Entry): void {
-    if (entry.stat.nlink < 2n || entry.dirLayers.length > 0) return;
-    const { kind } = entry.layer;
-    if (kind !== 'upper' && kind !== 'frozen') return;
-    const names = kind === 'upper' ? this.inodes.namesOf(entry.layer, entry.stat) : namesInTree(entry.layer.root, entry.stat.ino);
-    for (const name of names) {
+    for (const name of this.visibleLinks(entry) ?? []) {
       if (name === entry.vpath) continue;
-      let other: Entry | null;
-      try {
-        other = this.resolver.tryLookup(name);
-      } catch {
-        continue; // a parent is no longer a directory
-      }
-      if (!other || other.layer !== entry.layer || other.stat.ino !== entry.stat.ino) continue;
       this.ensureDir(parentOf(name));
       linkSync(copy.real, this.layers.topPath(name));
       this.hooks.afterCopyUp(name, this.resolver.lookup(name));
     }
+  }
+
+  /**
+   * For a multiply linked object in the upper or a frozen snapshot (staged mode): its names the
+   * union still shows (the stage may hide some). Null when that is not known: single links,
+   * directories, lower layers, links the upper had before persist recorded them.
+   */
+  visibleLinks(entry: Entry): string[] | null {
+    if (entry.stat.nlink < 2n || entry.dirLayers.length > 0 || entry.layer.writable || entry.orphan) return null;
+    const { kind } = entry.layer;
+    if (kind !== 'upper' && kind !== 'frozen') return null;
+    const names = kind === 'upper' ? this.inodes.namesOf(entry.layer, entry.stat) : namesInTree(entry.layer.root, entry.stat.ino);
+    if (names.length === 0) return null;
+    return names.filter((name) => {
+      try {
+        const other = this.resolver.tryLookup(name);
+        return other !== null && other.layer === entry.layer && other.stat.ino === entry.stat.ino;
+      } catch {
+        return false; // a parent is no longer a directory
+      }
+    });
   }
 
   /** An unlinked lower object that is changed through its handle is copied into the work dir. */

@@ -38,7 +38,7 @@ const compact = (value: unknown, limit = 400): string => {
 
 /** The command that reruns exactly the operations of a seed up to and including the divergence. */
 export function seedReproducer(divergence: Divergence, testFile: string): string {
-  const targetVariable = divergence.target === 'kernel' ? 'PERSIST_DIFF_TARGET=kernel ' : '';
+  const targetVariable = divergence.target === 'persistd' ? '' : `PERSIST_DIFF_TARGET=${divergence.target} `;
   return `${targetVariable}PERSIST_DIFF_SEEDS=${divergence.seed} PERSIST_DIFF_OPS=${divergence.opsRun} node --test ${testFile}`;
 }
 
