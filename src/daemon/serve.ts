@@ -119,24 +119,31 @@ const MAX_WAIT_MS = 10_000;
  * 1 MiB), flush at once and hold each write until the flush has made room (or 10 s passed, or
  * the flash is failing: then the write goes on and may get ENOSPC).
  */
-function backpressure(stageDir: string, flusher: Flusher): () => Promise<void> | null {
+function backpressure(stageDir: string, flusher: Flusher): (bytes: number) => Promise<void> | null {
   let checkedAt = 0;
+  let bytesSinceCheck = 0;
   let low = false;
   const stageIsLow = () => {
     const [, frsize = 0, blocks = 0, , bavail = 0] = native.statvfs(stageDir);
     return bavail * frsize < Math.max(blocks * frsize * LOW_ROOM_FRACTION, LOW_ROOM_MIN_BYTES);
   };
-  return () => {
+  return (bytes) => {
+    // statvfs is cheap but not free: ask again every 20 ms or 256 KiB written.
     const now = Date.now();
-    if (now - checkedAt >= 20) {
+    bytesSinceCheck += bytes;
+    if (now - checkedAt >= 20 || bytesSinceCheck >= 256 * 1024) {
       checkedAt = now;
+      bytesSinceCheck = 0;
       low = stageIsLow();
     }
     if (!low) return null;
-    flusher.relieve();
     return (async () => {
       const deadline = Date.now() + MAX_WAIT_MS;
-      while (Date.now() < deadline && stageIsLow() && flusher.status().lastFlush?.success !== false) await sleep(25);
+      while (Date.now() < deadline && stageIsLow()) {
+        flusher.relieve();
+        if (flusher.status().lastFlush?.success === false) break; // the flash is failing: no room is coming
+        await sleep(25);
+      }
       low = stageIsLow();
     })();
   };

@@ -6,13 +6,14 @@
  * backoff. Triggers: the oldest pending change reaching the interval, pending bytes reaching
  * max-dirty (never closer together than min-interval), an explicit flush, and shutdown.
  */
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Layer, Overlay } from '../overlay/index.js';
 import { stepsSoFar } from './crash.js';
 import { applyBatch, prepareBatch, type FlashPaths, type Pace, type PreparedBatch } from './journal.js';
 import { deviceStatPath, prometheusText, readDeviceCounters, writeAtomically, type FlushStats } from './metrics.js';
-import { planFlush } from './plan.js';
+import { applyInRam, planFlush } from './plan.js';
 import { sleep } from './sleep.js';
 
 export interface FlushPolicy {
@@ -46,6 +47,8 @@ interface Snapshot {
   since: number | null;
   bytes: number;
   batch: PreparedBatch | null;
+  /** A flush of it failed: before the next attempt, newer snapshots are merged into it. */
+  failed: boolean;
 }
 
 const TICK_MS = 200;
@@ -140,7 +143,7 @@ export class Flusher {
     const seq = ++this.seq;
     const layer = this.overlay.freezeStage(join(this.options.stageDir, `frozen-${seq}`));
     const taken = this.overlay.changes.taken();
-    this.snapshots.push({ layer, seq, since: taken.since, bytes: taken.bytes, batch: null });
+    this.snapshots.push({ layer, seq, since: taken.since, bytes: taken.bytes, batch: null, failed: false });
     this.lastFreeze = Date.now();
   }
 
@@ -150,12 +153,14 @@ export class Flusher {
       const snapshot = this.snapshots[0]!;
       const started = Date.now();
       try {
+        if (snapshot.failed && !snapshot.batch) this.mergeNewerInto(snapshot);
         await this.flushOne(snapshot);
         this.lastError = null;
         this.backoffMs = 1_000;
         this.stats.flushes++;
         this.stats.lastFlush = { success: true, timestamp: Date.now() / 1000, durationSeconds: (Date.now() - started) / 1000, bytes: snapshot.batch?.bytes ?? 0 };
       } catch (err) {
+        snapshot.failed = true;
         this.lastError = err;
         this.stats.flushFailures++;
         const message = (err as Error).message;
@@ -177,8 +182,8 @@ export class Flusher {
       const plan = planFlush({
         frozen: snapshot.layer,
         upperRoot: paths.upper,
-        lowerRoot: this.overlay.lowerRoot(),
-        lowerChild: (dir, name) => this.overlay.lowerChild(dir, name),
+        lowerRoot: this.overlay.rootOf(this.overlay.layers.lowers),
+        lowerChild: (dir, name) => this.overlay.childIn(dir, name),
       });
       try {
         snapshot.batch = await prepareBatch(paths, snapshot.seq, plan, (_, st) => this.overlay.inodes.of(snapshot.layer, st), this.pace);
@@ -196,6 +201,31 @@ export class Flusher {
       `persistd: flushed batch ${snapshot.seq}: ${stepsSoFar() - stepsBefore} steps, ${snapshot.batch.bytes} bytes, ${snapshot.batch.objects} objects`,
     );
     await rm(snapshot.layer.root, { recursive: true, force: true });
+  }
+
+  /**
+   * A snapshot that could not be flushed (e.g. the flash is full) must not block what came after:
+   * deleting files to make room only shows in newer snapshots. So everything newer, the current
+   * stage included, is folded into it (on the stage's tmpfs: renames, no copies) and the next
+   * attempt flushes the union's current state.
+   */
+  private mergeNewerInto(oldest: Snapshot): void {
+    this.freeze();
+    const below = [...(this.overlay.layers.upper ? [this.overlay.layers.upper] : []), ...this.overlay.layers.lowers];
+    while (this.snapshots.length > 1) {
+      const newer = this.snapshots.splice(1, 1)[0]!;
+      const plan = planFlush({
+        frozen: newer.layer,
+        upperRoot: oldest.layer.root,
+        lowerRoot: this.overlay.rootOf(below),
+        lowerChild: (dir, name) => this.overlay.childIn(dir, name),
+      });
+      applyInRam(plan, oldest.layer.root);
+      this.overlay.dropFrozen(newer.layer);
+      oldest.bytes += newer.bytes;
+      oldest.since = oldest.since ?? newer.since;
+      rmSync(newer.layer.root, { recursive: true, force: true });
+    }
   }
 
   private writeMetrics(): void {

@@ -7,8 +7,9 @@
  * written many times is one object, a file created and deleted is nothing, and a whiteout is
  * written only where a lower still shows the name (an upper-only name is simply removed).
  */
-import { readdirSync, type BigIntStats } from 'node:fs';
-import { hasOpaqueXattr, isDirStat, isWhiteout, lstatOrNull } from '../overlay/format.js';
+import { linkSync, mkdirSync, readdirSync, renameSync, rmSync, type BigIntStats } from 'node:fs';
+import { copyMetadata } from '../overlay/copy-up.js';
+import { hasOpaqueXattr, isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque } from '../overlay/format.js';
 import type { Layer } from '../overlay/index.js';
 import { childOf } from '../overlay/layers.js';
 import type { DirLayers } from '../overlay/resolve.js';
@@ -93,4 +94,43 @@ export function planFlush(input: PlanInput): Plan {
   walk('/', input.lowerRoot, true);
   plan.ops.push({ op: 'meta', path: '/', source: input.frozen.root });
   return plan;
+}
+
+/**
+ * Apply a plan to another snapshot on the same tmpfs (folding a newer snapshot into an older
+ * one): objects move by rename, nothing is copied, nothing needs to be durable.
+ */
+export function applyInRam(plan: Plan, root: string): void {
+  const at = (vpath: string) => (vpath === '/' ? root : root + vpath);
+  for (const op of plan.ops) {
+    const target = at(op.path);
+    switch (op.op) {
+      case 'remove':
+        rmSync(target, { recursive: true, force: true });
+        break;
+      case 'whiteout':
+        rmSync(target, { recursive: true, force: true });
+        makeWhiteout(target);
+        break;
+      case 'put': {
+        const existing = lstatOrNull(target);
+        if (existing && isDirStat(existing)) rmSync(target, { recursive: true, force: true });
+        renameSync(op.source, target);
+        break;
+      }
+      case 'dir':
+        rmSync(target, { recursive: true, force: true });
+        mkdirSync(target);
+        copyMetadata(op.source, target);
+        if (op.opaque) markOpaque(target);
+        break;
+      case 'link':
+        rmSync(target, { recursive: true, force: true });
+        linkSync(at(op.target), target);
+        break;
+      case 'meta':
+        copyMetadata(op.source, target);
+        break;
+    }
+  }
 }

@@ -54,7 +54,7 @@ export interface MountOptions {
   /** Called with unexpected (non-errno) errors: bugs, reported instead of swallowed. */
   onBug?: (op: string, err: unknown) => void;
   /** Before each write: a promise to wait for (backpressure), or null to write at once. */
-  admitWrite?: () => Promise<void> | null;
+  admitWrite?: (bytes: number) => Promise<void> | null;
   /** What fsync of `path` means: 'sync' the real file, 'skip' (data is safe enough), or wait. */
   fsync?: (path: string) => 'sync' | 'skip' | Promise<void>;
 }
@@ -186,7 +186,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     _op_write(signal: Signal, _path: string, fh: number, buf: Buffer, len: number, low: number, high: number): void {
       const write = () =>
         answer('write', signal, () => overlay.files.write(fh, buf, len, low + high * 4294967296), () => [0, buf.buffer]);
-      const gate = options.admitWrite?.();
+      const gate = options.admitWrite?.(len);
       if (gate) gate.then(write, write);
       else write();
     }

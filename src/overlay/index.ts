@@ -65,20 +65,22 @@ export class Overlay {
     return frozen;
   }
 
-  /** The lowers alone (no stage, no upper) at the root: what a flush checks whiteouts against. */
-  lowerRoot(): DirLayers | null {
-    const { lowers } = this.ctx.layers;
-    if (lowers.length === 0) return null;
+  /**
+   * The root as `layers` alone show it (e.g. the lowers, for a flush deciding where whiteouts are
+   * still needed); null when there are none.
+   */
+  rootOf(layers: readonly Layer[]): DirLayers | null {
+    if (layers.length === 0) return null;
     const dirLayers: Layer[] = [];
-    for (const layer of lowers) {
+    for (const layer of layers) {
       dirLayers.push(layer);
       if (isOpaqueDir(layer.root, layer.readsAufs)) break;
     }
     return { vpath: '/', dirLayers };
   }
 
-  /** `name` in a lowers-only directory view. */
-  lowerChild(dir: DirLayers, name: string): Entry | null {
+  /** `name` in a directory as the layers of `dir` alone show it. */
+  childIn(dir: DirLayers, name: string): Entry | null {
     return this.ctx.resolver.child(dir, name);
   }
 
