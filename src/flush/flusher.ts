@@ -186,7 +186,7 @@ export class Flusher {
         lowerChild: (dir, name) => this.overlay.childIn(dir, name),
       });
       try {
-        snapshot.batch = await prepareBatch(paths, snapshot.seq, plan, (_, st) => this.overlay.inodes.of(snapshot.layer, st), this.pace);
+        snapshot.batch = await prepareBatch(paths, snapshot.seq, plan, (_, st) => this.overlay.inodes.of(snapshot.layer, st), this.pace, this.overlay.stubs);
       } catch (err) {
         await rm(join(paths.journal, `batch-${snapshot.seq}.tmp`), { recursive: true, force: true }).catch(() => {});
         throw err;
@@ -195,6 +195,7 @@ export class Flusher {
     }
     const inodeMap = await applyBatch(paths, snapshot.batch.dir);
     this.overlay.inodes.adopt(inodeMap);
+    this.overlay.stubs.flushed(snapshot.layer);
     this.overlay.dropFrozen(snapshot.layer);
     this.snapshots.shift();
     this.options.log(
@@ -221,6 +222,7 @@ export class Flusher {
         lowerChild: (dir, name) => this.overlay.childIn(dir, name),
       });
       applyInRam(plan, oldest.layer.root);
+      this.overlay.stubs.merged(newer.layer, oldest.layer);
       this.overlay.dropFrozen(newer.layer);
       oldest.bytes += newer.bytes;
       oldest.since = oldest.since ?? newer.since;

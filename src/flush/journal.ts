@@ -14,7 +14,13 @@
  */
 import {
   chmodSync,
+  closeSync,
   constants as fsc,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
   existsSync,
   lchownSync,
   linkSync,
@@ -32,6 +38,7 @@ import { native } from '../native/index.js';
 import { copyObject, copyXattrs, setTimes } from '../overlay/copy-up.js';
 import { isErrno } from '../overlay/errors.js';
 import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque, unescapeXattr } from '../overlay/format.js';
+import type { Stub, Stubs } from '../overlay/stubs.js';
 import { step } from './crash.js';
 import type { Plan, PlanOp } from './plan.js';
 
@@ -41,9 +48,11 @@ type StoredOp =
   | { op: 'put'; path: string; object: string }
   | { op: 'dir'; path: string; object: string; opaque: boolean }
   | { op: 'link'; path: string; target: string }
-  | { op: 'meta'; path: string; meta: DirMeta };
+  | { op: 'meta'; path: string; meta: Meta }
+  /** Write the object's bytes into the upper file in place at `ranges`, set size and metadata. */
+  | { op: 'patch'; path: string; object: string; ranges: [number, number][]; size: number; meta: Meta };
 
-interface DirMeta {
+interface Meta {
   uid: number;
   gid: number;
   mode: number;
@@ -90,6 +99,7 @@ export async function prepareBatch(
   plan: Plan,
   shownIno: (vpath: string, stat: BigIntStats) => number,
   pace: Pace,
+  stubs: Stubs,
 ): Promise<PreparedBatch> {
   mkdirSync(paths.journal, { recursive: true, mode: 0o700 });
   const tmp = join(paths.journal, `batch-${seq}.tmp`);
@@ -106,7 +116,16 @@ export async function prepareBatch(
       const name = String(++count);
       const target = join(objects, name);
       const st = plan.objects.get(op.path)!;
-      bytes += await buildObject(op, st, target, pace);
+      const stub = op.op === 'put' ? stubs.get(st.ino) : undefined;
+      if (op.op === 'put' && stub && patchable(stub, st, paths.upper + op.path)) {
+        // Only the changed ranges travel; the upper file keeps its identity (no inode mapping).
+        const ranges = stubs.pending(stub).list.map(([a, b]) => [a, b] as [number, number]);
+        bytes += await buildPatch(op.source, ranges, target, pace);
+        step();
+        stored.push({ op: 'patch', path: op.path, object: name, ranges, size: stub.size, meta: metaOf(op.source) });
+        continue;
+      }
+      bytes += stub && op.op === 'put' ? await buildFromStub(stubs, stub, op.source, target, st, pace) : await buildObject(op, st, target, pace);
       step();
       const built = lstatSync(target, { bigint: true });
       const identity = `u:${built.ino}:${built.birthtimeNs}`;
@@ -133,11 +152,11 @@ export async function prepareBatch(
 }
 
 function toStored(op: Exclude<PlanOp, { op: 'put' | 'dir' }>): StoredOp {
-  if (op.op === 'meta') return { op: 'meta', path: op.path, meta: dirMeta(op.source) };
+  if (op.op === 'meta') return { op: 'meta', path: op.path, meta: metaOf(op.source) };
   return op;
 }
 
-function dirMeta(source: string): DirMeta {
+function metaOf(source: string): Meta {
   const st = lstatSync(source, { bigint: true });
   const xattrs: Record<string, string> = {};
   for (const name of listXattrs(source)) {
@@ -187,6 +206,59 @@ async function buildObject(op: PlanOp, st: BigIntStats, target: string, pace: Pa
   }
   copyObjectMetadata(op.source, st, target);
   return size;
+}
+
+/** An upper file can be patched in place when it is still the stub's origin and has one link. */
+function patchable(stub: Stub, st: BigIntStats, upperPath: string): boolean {
+  if (stub.origin !== upperPath || st.nlink !== 1n) return false;
+  const origin = lstatOrNull(upperPath);
+  return origin !== null && origin.ino === stub.originIno && origin.nlink === 1n;
+}
+
+/** The object of a patch: the changed ranges' bytes, back to back. */
+async function buildPatch(source: string, ranges: [number, number][], target: string, pace: Pace): Promise<number> {
+  const input = await open(source, 'r');
+  const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  let at = 0;
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (const [start, end] of ranges) {
+      for (let pos = start; pos < end; ) {
+        const { bytesRead } = await input.read(buf, 0, Math.min(CHUNK, end - pos), pos);
+        const n = bytesRead || Math.min(CHUNK, end - pos); // a hole reads as zeros
+        if (!bytesRead) buf.fill(0, 0, n);
+        await pace(n);
+        await output.write(buf, 0, n, at);
+        pos += n;
+        at += n;
+      }
+    }
+    await output.sync();
+  } finally {
+    await input.close();
+    await output.close();
+  }
+  return at;
+}
+
+/** A stub that cannot be patched in place is written whole: its bytes plus the origin's. */
+async function buildFromStub(stubs: Stubs, stub: Stub, source: string, target: string, st: BigIntStats, pace: Pace): Promise<number> {
+  const local = openSync(source, 'r');
+  const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let pos = 0; pos < stub.size; pos += CHUNK) {
+      const n = stubs.read(stub, local, buf, 0, Math.min(CHUNK, stub.size - pos), pos);
+      await pace(n);
+      await output.write(buf, 0, n, pos);
+    }
+    await output.sync();
+  } finally {
+    closeSync(local);
+    await output.close();
+  }
+  copyObjectMetadata(source, st, target);
+  return stub.size;
 }
 
 function copyObjectMetadata(source: string, st: BigIntStats, target: string): void {
@@ -272,12 +344,39 @@ function applyOp(op: StoredOp, target: string, objects: string, upperPath: (vpat
       return;
     }
     case 'meta':
-      applyDirMeta(target, op.meta);
+      applyMeta(target, op.meta);
+      return;
+    case 'patch':
+      applyPatch(target, join(objects, op.object), op.ranges, op.size);
+      applyMeta(target, op.meta);
       return;
   }
 }
 
-function applyDirMeta(target: string, meta: DirMeta): void {
+function applyPatch(target: string, object: string, ranges: [number, number][], size: number): void {
+  const output = openSync(target, 'r+');
+  const input = openSync(object, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let at = 0;
+    for (const [start, end] of ranges) {
+      for (let pos = start; pos < end; ) {
+        const n = readSync(input, buf, 0, Math.min(CHUNK, end - pos), at);
+        if (n === 0) throw new Error(`patch object ${object} is short`);
+        writeSync(output, buf, 0, n, pos);
+        pos += n;
+        at += n;
+      }
+    }
+    ftruncateSync(output, size);
+    fsyncSync(output); // before the batch may be retired
+  } finally {
+    closeSync(input);
+    closeSync(output);
+  }
+}
+
+function applyMeta(target: string, meta: Meta): void {
   lchownSync(target, meta.uid, meta.gid);
   chmodSync(target, meta.mode);
   for (const name of listXattrs(target)) {

@@ -79,7 +79,10 @@ export function truncate(ctx: OverlayContext, vpath: string, size: number): void
   const entry = ctx.resolver.lookup(vpath);
   if (entry.dirLayers.length > 0) fail('EISDIR', vpath);
   // Only the bytes that survive the truncate are worth copying up.
-  truncateSync(ctx.copyUp.ensure(vpath, size).real, size);
+  const copy = ctx.copyUp.ensure(vpath, size);
+  truncateSync(copy.real, size);
+  const stub = ctx.stubs.get(copy.stat.ino);
+  if (stub) ctx.stubs.truncated(stub, size);
 }
 
 export interface Timespec {

@@ -5,6 +5,7 @@ import { InodeNumbers, type InodeStore } from './inodes.js';
 import { Layers, type LayerConfig } from './layers.js';
 import { Orphans } from './orphans.js';
 import { Resolver } from './resolve.js';
+import { Stubs } from './stubs.js';
 import { WorkDir } from './work-dir.js';
 
 /** Who asks: new objects belong to the caller, as on any Linux filesystem. */
@@ -27,6 +28,7 @@ export class OverlayContext {
   readonly copyUp: CopyUp;
   readonly orphans = new Orphans();
   readonly changes = new Changes();
+  readonly stubs = new Stubs();
   /** Smallest NAME_MAX of the layers: a name every layer can hold. */
   readonly nameMax: number;
 
@@ -36,6 +38,6 @@ export class OverlayContext {
     this.resolver = new Resolver(this.layers, this.orphans, this.nameMax);
     this.work = new WorkDir(options.layers.work);
     this.inodes = new InodeNumbers(options.inodes);
-    this.copyUp = new CopyUp(this.layers, this.resolver, this.work, this.inodes, this.orphans, hooks);
+    this.copyUp = new CopyUp(this.layers, this.resolver, this.work, this.inodes, this.orphans, this.stubs, hooks);
   }
 }

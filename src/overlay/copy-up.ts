@@ -29,6 +29,7 @@ import { lstatOrNull, unescapeXattr } from './format.js';
 import type { InodeNumbers } from './inodes.js';
 import { parentOf, type Layers } from './layers.js';
 import type { Orphans } from './orphans.js';
+import { Stubs } from './stubs.js';
 import type { Entry, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
 
@@ -62,6 +63,7 @@ export class CopyUp {
     private readonly work: WorkDir,
     private readonly inodes: InodeNumbers,
     private readonly orphans: Orphans,
+    private readonly stubs: Stubs,
     private readonly hooks: CopyUpHooks,
   ) {}
 
@@ -78,7 +80,7 @@ export class CopyUp {
     const parentReal = this.layers.topPath(parentOf(vpath));
     const parentBefore = lstatOrNull(parentReal);
     const tmp = this.work.tempPath();
-    copyObject(entry.real, entry.stat, tmp, dataBytes);
+    this.build(entry, tmp, dataBytes);
     renameSync(tmp, upperPath);
     if (entry.dirLayers.length > 0) this.resolver.invalidate(); // it now comes from the upper
     if (parentBefore) setTimes(parentReal, parentBefore);
@@ -101,6 +103,38 @@ export class CopyUp {
       linkSync(copy.real, this.layers.topPath(name));
       this.hooks.afterCopyUp(name, this.resolver.lookup(name));
     }
+  }
+
+  /**
+   * Build the writable layer's copy of `entry` at `tmp`. A big upper file becomes a stub (no data
+   * copied, see stubs.ts); a stub in a frozen snapshot stays a stub (only its changed bytes are
+   * copied) unless it was renamed since, then it is copied whole.
+   */
+  private build(entry: Entry, tmp: string, dataBytes: number): void {
+    const frozenStub = entry.layer.kind === 'frozen' ? this.stubs.get(entry.stat.ino) : undefined;
+    const upperRoot = this.layers.upper?.root;
+    if (frozenStub) {
+      if (upperRoot && frozenStub.origin === this.layers.real(this.layers.upper!, entry.vpath)) {
+        closeSync(openSync(tmp, 'wx', 0o600));
+        this.stubs.derive(frozenStub, entry.real, entry.layer, tmp);
+      } else {
+        const fd = openSync(entry.real, 'r');
+        try {
+          this.stubs.materialize(frozenStub, fd, tmp);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      applyMetadata(entry.real, entry.stat, tmp);
+      return;
+    }
+    if (this.layers.top.kind === 'stage' && Stubs.eligible(entry.layer, entry.stat)) {
+      closeSync(openSync(tmp, 'wx', 0o600));
+      this.stubs.create(entry.real, entry.stat, tmp);
+      applyMetadata(entry.real, entry.stat, tmp);
+      return;
+    }
+    copyObject(entry.real, entry.stat, tmp, dataBytes);
   }
 
   /**
@@ -127,7 +161,7 @@ export class CopyUp {
   /** An unlinked lower object that is changed through its handle is copied into the work dir. */
   private ensureOrphan(entry: Entry, dataBytes: number): Entry {
     const tmp = this.work.tempPath();
-    copyObject(entry.real, entry.stat, tmp, dataBytes);
+    this.build(entry, tmp, dataBytes);
     this.orphans.set(entry.vpath, { real: tmp, layer: this.layers.top });
     const upper = this.resolver.lookup(entry.vpath);
     this.inodes.remember(upper.layer, upper.stat, this.inodes.of(entry.layer, entry.stat));

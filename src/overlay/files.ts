@@ -29,6 +29,8 @@ interface Handle {
   flags: number;
   /** The union's inode number, fixed at open (fstat of an unlinked file still needs it). */
   ino: number;
+  /** The real file's inode, to find its stub (stubs.ts). */
+  realIno: bigint;
 }
 
 const O_ACCMODE = 3; // not in fs.constants
@@ -70,7 +72,7 @@ export class OpenFiles {
   private add(fd: number, vpath: string, entry: Entry, flags: number): number {
     const id = this.nextId++;
     const ino = this.ctx.inodes.of(entry.layer, entry.stat);
-    this.handles.set(id, { fd, vpath, inTop: entry.layer.writable, flags, ino });
+    this.handles.set(id, { fd, vpath, inTop: entry.layer.writable, flags, ino, realIno: fstatSync(fd, { bigint: true }).ino });
     return id;
   }
 
@@ -79,17 +81,28 @@ export class OpenFiles {
   }
 
   read(id: number, buf: Buffer, length: number, position: number): number {
-    return readSync(this.get(id).fd, buf, 0, length, position);
+    const handle = this.get(id);
+    const stub = this.ctx.stubs.get(handle.realIno);
+    if (stub) return this.ctx.stubs.read(stub, handle.fd, buf, 0, length, position);
+    return readSync(handle.fd, buf, 0, length, position);
   }
 
   write(id: number, buf: Buffer, length: number, position: number): number {
-    const written = writeSync(this.writable(id).fd, buf, 0, length, position);
+    const handle = this.writable(id);
+    // O_APPEND: the kernel's position may lag; the real file's end decides, as pwrite does.
+    const stub = this.ctx.stubs.get(handle.realIno);
+    const at = stub && handle.flags & fsc.O_APPEND ? stub.size : position;
+    const written = writeSync(handle.fd, buf, 0, length, at);
+    if (stub) this.ctx.stubs.written(stub, at, written);
     this.ctx.changes.note(written);
     return written;
   }
 
   truncate(id: number, size: number): void {
-    ftruncateSync(this.writable(id).fd, size);
+    const handle = this.writable(id);
+    ftruncateSync(handle.fd, size);
+    const stub = this.ctx.stubs.get(handle.realIno);
+    if (stub) this.ctx.stubs.truncated(stub, size);
     this.ctx.changes.note(0);
   }
 
@@ -139,6 +152,7 @@ export class OpenFiles {
       closeSync(handle.fd);
       handle.fd = fd;
       handle.inTop = true;
+      handle.realIno = fstatSync(fd, { bigint: true }).ino;
     }
   }
 

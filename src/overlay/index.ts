@@ -49,6 +49,10 @@ export class Overlay {
     return this.ctx.inodes;
   }
 
+  get stubs(): OverlayContext['stubs'] {
+    return this.ctx.stubs;
+  }
+
   /**
    * Freeze the stage for a flush: its tree moves to `frozenRoot` (same filesystem) and becomes a
    * read-only layer under a fresh, empty stage. Synchronous and O(1): writers wait only for

@@ -1,0 +1,167 @@
+/**
+ * Stubs: how a small write into a large file costs RAM and flash in proportion to the bytes
+ * changed (staged mode). Copying an upper file into the stage creates a sparse stage file of the
+ * same size and a Stub that records which byte ranges the stage holds (present) and which changed
+ * (dirty); every other byte is read from the upper file. A flush then writes only the dirty ranges
+ * into the upper file in place, through the journal (see flush/journal.ts, the 'patch' operation).
+ *
+ * Stubs live in memory, keyed by the stage file's inode (stable across renames and freezes).
+ * A stub copied out of a frozen snapshot keeps the snapshot's changes as present bytes, dirty
+ * only until that snapshot reaches the flash ("inherited").
+ */
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, type BigIntStats } from 'node:fs';
+import { Extents } from './extents.js';
+import type { Layer } from './layers.js';
+
+export interface Stub {
+  /** The upper file whose bytes this one shows where it holds none. */
+  readonly origin: string;
+  readonly originIno: bigint;
+  size: number;
+  present: Extents;
+  dirty: Extents;
+  inherited: { from: Layer; ranges: Extents } | null;
+}
+
+/** Files smaller than this are copied whole: simpler, and a few pages cost nothing. */
+const STUB_MIN_SIZE = 64 * 1024;
+const CHUNK = 1 << 20;
+
+export class Stubs {
+  private readonly byIno = new Map<bigint, Stub>();
+
+  get(ino: bigint): Stub | undefined {
+    return this.byIno.get(ino);
+  }
+
+  /** A single-link regular file of the upper, big enough to be worth it. */
+  static eligible(layer: Layer, st: BigIntStats): boolean {
+    return layer.kind === 'upper' && st.isFile() && st.nlink === 1n && st.size >= BigInt(STUB_MIN_SIZE);
+  }
+
+  /** Make `target` (a new, empty file) a stub of upper file `origin`. */
+  create(origin: string, originStat: BigIntStats, target: string): void {
+    const size = Number(originStat.size);
+    this.register(target, { origin, originIno: originStat.ino, size, present: new Extents(), dirty: new Extents(), inherited: null }, size);
+  }
+
+  /**
+   * Copy stub `from` (file `fromReal` in frozen snapshot `layer`) to `target`: its present bytes
+   * are copied; what the snapshot changed stays dirty here until the snapshot is flushed.
+   */
+  derive(from: Stub, fromReal: string, layer: Layer, target: string): void {
+    const pending = this.pending(from);
+    const stub: Stub = {
+      origin: from.origin,
+      originIno: from.originIno,
+      size: from.size,
+      present: from.present.clone(),
+      dirty: new Extents(),
+      inherited: { from: layer, ranges: pending },
+    };
+    this.register(target, stub, from.size);
+    const input = openSync(fromReal, 'r');
+    const output = openSync(target, 'r+');
+    try {
+      for (const [start, end] of from.present.list) copyRange(input, output, start, end - start);
+    } finally {
+      closeSync(input);
+      closeSync(output);
+    }
+  }
+
+  private register(target: string, stub: Stub, size: number): void {
+    const fd = openSync(target, 'r+');
+    try {
+      ftruncateSync(fd, size);
+      this.byIno.set(fstatSync(fd, { bigint: true }).ino, stub);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** What a flush must write: changes of this stub and those inherited from an unflushed snapshot. */
+  pending(stub: Stub): Extents {
+    const ranges = stub.dirty.clone();
+    if (stub.inherited) ranges.addAll(stub.inherited.ranges);
+    return ranges;
+  }
+
+  written(stub: Stub, position: number, length: number): void {
+    if (position > stub.size) this.truncated(stub, position); // the gap reads as zeros
+    stub.present.add(position, position + length);
+    stub.dirty.add(position, position + length);
+    stub.size = Math.max(stub.size, position + length);
+  }
+
+  /** After the stage file was truncated to `size`: a grown tail is zeros the stage holds. */
+  truncated(stub: Stub, size: number): void {
+    if (size > stub.size) {
+      stub.present.add(stub.size, size);
+      stub.dirty.add(stub.size, size);
+    } else {
+      stub.present.cut(size);
+      stub.dirty.cut(size);
+      stub.inherited?.ranges.cut(size);
+    }
+    stub.size = size;
+  }
+
+  /** Read the file's bytes: present ranges from the stage file, the rest from the origin. */
+  read(stub: Stub, localFd: number, buf: Buffer, offset: number, length: number, position: number): number {
+    const end = Math.min(position + length, stub.size);
+    if (end <= position) return 0;
+    let originFd = -1;
+    try {
+      for (const piece of stub.present.split(position, end)) {
+        const fd = piece.inside ? localFd : originFd >= 0 ? originFd : (originFd = openSync(stub.origin, 'r'));
+        const at = offset + piece.start - position;
+        const want = piece.end - piece.start;
+        let got = 0;
+        while (got < want) {
+          const n = readSync(fd, buf, at + got, want - got, piece.start + got);
+          if (n === 0) break;
+          got += n;
+        }
+        buf.fill(0, at + got, at + want); // beyond the origin's end: zeros
+      }
+    } finally {
+      if (originFd >= 0) closeSync(originFd);
+    }
+    return end - position;
+  }
+
+  /** Write the whole file (present bytes and origin bytes) to new file `target`. */
+  materialize(stub: Stub, localFd: number, target: string): void {
+    const output = openSync(target, 'wx', 0o600);
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(stub.size, 1)));
+      for (let pos = 0; pos < stub.size; pos += CHUNK) {
+        const n = this.read(stub, localFd, buf, 0, Math.min(CHUNK, stub.size - pos), pos);
+        writeSync(output, buf, 0, n, pos);
+      }
+    } finally {
+      closeSync(output);
+    }
+  }
+
+  /** Snapshot `layer` reached the flash: what stubs inherited from it is now the origin's. */
+  flushed(layer: Layer): void {
+    for (const stub of this.byIno.values()) if (stub.inherited?.from === layer) stub.inherited = null;
+  }
+
+  /** Snapshot `from` was folded into `into`: inherited changes now wait for `into`. */
+  merged(from: Layer, into: Layer): void {
+    for (const stub of this.byIno.values()) if (stub.inherited?.from === from) stub.inherited.from = into;
+  }
+}
+
+function copyRange(input: number, output: number, start: number, length: number): void {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, length));
+  for (let done = 0; done < length; ) {
+    const n = readSync(input, buf, 0, Math.min(buf.length, length - done), start + done);
+    if (n === 0) break;
+    writeSync(output, buf, 0, n, start + done);
+    done += n;
+  }
+}
