@@ -120,7 +120,7 @@ export async function prepareBatch(
       if (op.op === 'put' && stub && patchable(stub, st, paths.upper + op.path)) {
         // Only the changed ranges travel; the upper file keeps its identity (no inode mapping).
         const ranges = stubs.pending(stub).list.map(([a, b]) => [a, b] as [number, number]);
-        bytes += await buildPatch(op.source, ranges, target, pace);
+        bytes += 2 * (await buildPatch(op.source, ranges, target, pace)); // journal, then in place
         step();
         stored.push({ op: 'patch', path: op.path, object: name, ranges, size: stub.size, meta: metaOf(op.source) });
         continue;

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
@@ -35,6 +35,7 @@ describe('coalescing: the flash sees the net change of a batch, once', () => {
   let flash: FlashMount;
   let daemon: StagedPersistd;
   let metricsFile: string;
+  let stageDir: string;
 
   const upper = (): string => join(flash.mountpoint, 'upper');
   const mnt = (): string => join(dir, 'mnt');
@@ -69,7 +70,7 @@ describe('coalescing: the flash sees the net change of a batch, once', () => {
     daemon = await StagedPersistd.start(cleanup, {
       lowers,
       upper: upper(),
-      stage: stages.next(),
+      stage: (stageDir = stages.next()),
       mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--max-dirty', '1GiB', '--min-interval', '0s', '--metrics-file', metricsFile],
     });
@@ -130,6 +131,45 @@ for (let n = 0; n < ${STATE_REPLACEMENTS}; n++) {
     assert.equal(entries.get('hot.bin')?.sha256, expected(HOT_REWRITES - 1, HOT_BYTES), 'hot.bin in the upper is its last version');
     assert.equal(entries.get('state.json')?.sha256, expected(1000 + STATE_REPLACEMENTS - 1, STATE_BYTES), 'state.json in the upper is its last version');
     assert.equal(entries.has('state.json.tmp'), false, 'no temp name (or whiteout for it) in the upper');
+  });
+
+  it('costs RAM and flash in proportion to the bytes changed for small writes into a large file', async (t) => {
+    const size = 16 * MIB;
+    const writes = 64;
+    const block = 4096;
+    nodeChild(`
+import * as fs from 'node:fs';
+const b = Buffer.alloc(${size}); for (let i = 0; i < b.length; i += 4) b.writeUInt32LE(Math.imul(i, 2654435761) >>> 0, i);
+fs.writeFileSync(${JSON.stringify(join(mnt(), 'var/lib/big.db'))}, b);`);
+    await flushAndMeasure(); // the file is now in the upper
+    // The same seeded writes go to the mount and to a local copy that says what to expect.
+    const script = (target: string) => `
+import * as fs from 'node:fs';
+const fd = fs.openSync(${JSON.stringify(target)}, 'r+');
+let x = 12345;
+for (let n = 0; n < ${writes}; n++) {
+  x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+  const page = x % ${size / block};
+  fs.writeSync(fd, Buffer.alloc(${block}, n + 1), 0, ${block}, page * ${block});
+}
+fs.closeSync(fd);`;
+    const expectedCopy = join(dir, 'big.db.expected');
+    nodeChild(`
+import * as fs from 'node:fs';
+const b = Buffer.alloc(${size}); for (let i = 0; i < b.length; i += 4) b.writeUInt32LE(Math.imul(i, 2654435761) >>> 0, i);
+fs.writeFileSync(${JSON.stringify(expectedCopy)}, b);`);
+    nodeChild(script(expectedCopy));
+    nodeChild(script(join(mnt(), 'var/lib/big.db')));
+    const changed = writes * block;
+    const stageBytes = Number(run('du', ['-s', '-B1', join(stageDir, 'top')]).split(/\s/)[0]);
+    const m = await flushAndMeasure();
+    const flashBytes = delta(m, 'persist_flash_bytes_written_total');
+    t.diagnostic(`changed ${changed} stage RAM ${stageBytes} flash ${flashBytes}`);
+    assert.ok(stageBytes <= 3 * changed + OVERHEAD, `stage RAM ${stageBytes} for ${changed} bytes changed in a ${size}-byte file`);
+    assert.ok(flashBytes <= 3 * changed, `flash bytes ${flashBytes} for ${changed} bytes changed in a ${size}-byte file`);
+    const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+    assert.equal(sha(join(upper(), 'var/lib/big.db')), sha(expectedCopy), 'the upper file has every change, in place');
+    assert.equal(sha(join(mnt(), 'var/lib/big.db')), sha(expectedCopy), 'the union shows the same bytes');
   });
 
   it('reports the flash device counters from /sys/block', (t) => {
