@@ -330,6 +330,59 @@ static napi_value js_rename2(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* syncfs(path) -> Promise: write back and flush the whole filesystem that holds path, in one
+   journal commit instead of one per fsync'ed file and directory. Runs on libuv's thread pool so
+   the FUSE server keeps answering meanwhile. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char path[4096];
+  int err;
+} syncfs_job;
+
+static void syncfs_execute(napi_env env, void *data) {
+  (void) env;
+  syncfs_job *job = data;
+  int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+  job->err = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    if (syncfs(fd) != 0) job->err = errno;
+    close(fd);
+  }
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data) {
+  (void) status;
+  syncfs_job *job = data;
+  if (job->err == 0) {
+    napi_resolve_deferred(env, job->deferred, undefined(env));
+  } else {
+    napi_value message, error, code;
+    const char *name = strerrorname_np(job->err);
+    napi_create_string_utf8(env, strerror(job->err), NAPI_AUTO_LENGTH, &message);
+    napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value js_syncfs(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  syncfs_job *job = calloc(1, sizeof *job);
+  if (get_str(env, argv[0], job->path, sizeof job->path) != 0) {
+    free(job);
+    return throw_errno(env, ENAMETOOLONG, "syncfs", "");
+  }
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "persist_syncfs", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
 /* statvfs(path) -> [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax] */
 static napi_value js_statvfs(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -368,6 +421,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL },
     { "lutimens", NULL, js_lutimens, NULL, NULL, NULL, napi_default, NULL },
     { "rename2", NULL, js_rename2, NULL, NULL, NULL, napi_default, NULL },
+    { "syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL },
     { "statvfs", NULL, js_statvfs, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -15,6 +15,8 @@ export interface NativeHelper {
   lremovexattr(path: string, name: string): void;
   mknod(path: string, mode: number, rdev: number): void;
   lutimens(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  /** syncfs(2) of the filesystem holding `path`, on the thread pool: one journal commit. */
+  syncfs(path: string): Promise<void>;
   /** renameat2(2) with RENAME_* flags. */
   rename2(from: string, to: string, flags: number): void;
   /** [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax] */

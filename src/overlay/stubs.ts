@@ -24,7 +24,7 @@ export interface Stub {
 }
 
 /** Files smaller than this are copied whole: simpler, and a few pages cost nothing. */
-const STUB_MIN_SIZE = 64 * 1024;
+const STUB_MIN_SIZE = 16 * 1024;
 const CHUNK = 1 << 20;
 
 export class Stubs {

@@ -1,17 +1,6 @@
-// Seeded randomness: the same seed must give the same operations on every machine, so that a
-// failure's seed is a complete reproducer.
+// Seeded choices of operations: the same seed gives the same operations on every machine.
 
-/** mulberry32: a tiny 32-bit PRNG, plenty for choosing operations. Returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../support/mulberry32.js';
 
 export class Random {
   private readonly next: () => number;

@@ -11,6 +11,7 @@ import { buildSquashfs, mountSquashfs } from '../support/squashfs.js';
 import { allXattrs, diffSnapshots, snapshotTree, type TreeEntry } from '../support/tree-snapshot.js';
 import { auditUpper } from '../support/upper-audit.js';
 import { setXattr } from '../support/xattr-cli.js';
+import { mulberry32 } from '../support/mulberry32.js';
 
 export interface LowerEntry {
   path: string;
@@ -111,17 +112,8 @@ export function sameTree(expected: TreeEntry[], actual: TreeEntry[], what: strin
   if (differences.length > 0) throw new Error(`${what}:\n${differences.join('\n')}`);
 }
 
-/** Seeded PRNG (mulberry32): test iterations are reproducible from the printed seed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: test iterations are reproducible from the printed seed. */
+export const prng = mulberry32;
 
 /** Deterministic pseudo-random bytes (content that does not compress or dedupe by accident). */
 export function patternBytes(seed: number, length: number): Buffer {
