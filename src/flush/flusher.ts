@@ -194,10 +194,15 @@ export class Flusher {
       this.stats.flashBytesWritten += snapshot.batch.bytes;
     }
     const inodeMap = await applyBatch(paths, snapshot.batch.dir);
-    this.overlay.inodes.adopt(inodeMap);
-    this.overlay.stubs.flushed(snapshot.layer);
-    this.overlay.dropFrozen(snapshot.layer);
+    // The batch is on the flash and retired: from here on nothing may fail the flush.
     this.snapshots.shift();
+    try {
+      this.overlay.inodes.adopt(inodeMap);
+      this.overlay.stubs.flushed(snapshot.layer, paths.upper);
+    } catch (err) {
+      this.options.log(`persistd: bug after flushing batch ${snapshot.seq}: ${(err as Error).stack}`);
+    }
+    this.overlay.dropFrozen(snapshot.layer);
     this.options.log(
       `persistd: flushed batch ${snapshot.seq}: ${stepsSoFar() - stepsBefore} steps, ${snapshot.batch.bytes} bytes, ${snapshot.batch.objects} objects`,
     );

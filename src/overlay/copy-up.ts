@@ -128,9 +128,9 @@ export class CopyUp {
       applyMetadata(entry.real, entry.stat, tmp);
       return;
     }
-    if (this.layers.top.kind === 'stage' && Stubs.eligible(entry.layer, entry.stat)) {
+    if (this.layers.top.kind === 'stage' && !entry.orphan && Stubs.eligible(entry.layer, entry.stat)) {
       closeSync(openSync(tmp, 'wx', 0o600));
-      this.stubs.create(entry.real, entry.stat, tmp);
+      this.stubs.create(entry.real, entry.stat, tmp, entry.layer, entry.vpath, this.work.tempPath());
       applyMetadata(entry.real, entry.stat, tmp);
       return;
     }

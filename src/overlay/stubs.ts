@@ -9,14 +9,19 @@
  * A stub copied out of a frozen snapshot keeps the snapshot's changes as present bytes, dirty
  * only until that snapshot reaches the flash ("inherited").
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, linkSync, lstatSync, openSync, readSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
 import { Extents } from './extents.js';
 import type { Layer } from './layers.js';
 
 export interface Stub {
-  /** The upper file whose bytes this one shows where it holds none. */
-  readonly origin: string;
-  readonly originIno: bigint;
+  /** The file whose bytes this one shows where it holds none: in the upper, or (until that
+   * snapshot is flushed) in a frozen snapshot. */
+  origin: string;
+  originIno: bigint;
+  /** Set while the origin is a frozen snapshot's file (then `origin` is a hard link to it in the
+   * work dir, which survives the snapshot being reshaped): at the snapshot's flush the origin
+   * moves to the upper file at `vpath`, which then holds the same bytes. */
+  originSnapshot: { layer: Layer; vpath: string } | null;
   size: number;
   present: Extents;
   dirty: Extents;
@@ -34,15 +39,27 @@ export class Stubs {
     return this.byIno.get(ino);
   }
 
-  /** A single-link regular file of the upper, big enough to be worth it. */
+  /**
+   * A single-link regular file of the upper or of a frozen snapshot (a file written across a
+   * freeze: logs, databases), big enough to be worth it.
+   */
   static eligible(layer: Layer, st: BigIntStats): boolean {
-    return layer.kind === 'upper' && st.isFile() && st.nlink === 1n && st.size >= BigInt(STUB_MIN_SIZE);
+    return (layer.kind === 'upper' || layer.kind === 'frozen') && st.isFile() && st.nlink === 1n && st.size >= BigInt(STUB_MIN_SIZE);
   }
 
-  /** Make `target` (a new, empty file) a stub of upper file `origin`. */
-  create(origin: string, originStat: BigIntStats, target: string): void {
+  /**
+   * Make `target` (a new, empty file) a stub of `origin`, found at `vpath` in `layer`. A frozen
+   * origin is first hard-linked to `keepAt` (a scratch path on the same tmpfs).
+   */
+  create(origin: string, originStat: BigIntStats, target: string, layer: Layer, vpath: string, keepAt: string): void {
     const size = Number(originStat.size);
-    this.register(target, { origin, originIno: originStat.ino, size, present: new Extents(), dirty: new Extents(), inherited: null }, size);
+    let originSnapshot: Stub['originSnapshot'] = null;
+    if (layer.kind === 'frozen') {
+      linkSync(origin, keepAt);
+      origin = keepAt;
+      originSnapshot = { layer, vpath };
+    }
+    this.register(target, { origin, originIno: originStat.ino, originSnapshot, size, present: new Extents(), dirty: new Extents(), inherited: null }, size);
   }
 
   /**
@@ -54,6 +71,7 @@ export class Stubs {
     const stub: Stub = {
       origin: from.origin,
       originIno: from.originIno,
+      originSnapshot: from.originSnapshot,
       size: from.size,
       present: from.present.clone(),
       dirty: new Extents(),
@@ -145,14 +163,41 @@ export class Stubs {
     }
   }
 
-  /** Snapshot `layer` reached the flash: what stubs inherited from it is now the origin's. */
-  flushed(layer: Layer): void {
-    for (const stub of this.byIno.values()) if (stub.inherited?.from === layer) stub.inherited = null;
+  /**
+   * Snapshot `layer` reached the flash (whose upper is at `upperRoot`): what stubs inherited from
+   * it is now the origin's, and origins in it move to the upper files that now hold their bytes.
+   */
+  flushed(layer: Layer, upperRoot: string): void {
+    for (const stub of this.byIno.values()) {
+      if (stub.inherited?.from === layer) stub.inherited = null;
+      if (stub.originSnapshot?.layer === layer) {
+        // The upper file at that path now holds the origin's bytes: use it and let the RAM copy
+        // go. If it is not there (never expected), keep the RAM copy: correct, only costlier.
+        const upperFile = upperRoot + stub.originSnapshot.vpath;
+        const ino = inoOrNull(upperFile);
+        stub.originSnapshot = null;
+        if (ino === null) continue;
+        rmSync(stub.origin, { force: true });
+        stub.origin = upperFile;
+        stub.originIno = ino;
+      }
+    }
   }
 
-  /** Snapshot `from` was folded into `into`: inherited changes now wait for `into`. */
+  /** Snapshot `from` was folded into `into` (its files moved there, same paths). */
   merged(from: Layer, into: Layer): void {
-    for (const stub of this.byIno.values()) if (stub.inherited?.from === from) stub.inherited.from = into;
+    for (const stub of this.byIno.values()) {
+      if (stub.inherited?.from === from) stub.inherited.from = into;
+      if (stub.originSnapshot?.layer === from) stub.originSnapshot.layer = into;
+    }
+  }
+}
+
+function inoOrNull(path: string): bigint | null {
+  try {
+    return lstatSync(path, { bigint: true }).ino;
+  } catch {
+    return null;
   }
 }
 
