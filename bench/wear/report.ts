@@ -34,6 +34,8 @@ export interface RunInfo {
   interval: string;
   randomWrites: number;
   bigFileMiB: number;
+  /** Where the big file was before the writes: already in the upper (on the flash) or in the lower. */
+  bigFileIn: 'upper' | 'lower';
   flashMiB: number;
   flashOptions: string;
   floor?: FlashUsage;
@@ -160,7 +162,7 @@ export function renderMarkdown(info: RunInfo, results: readonly CaseResult[], ve
   }
   if (results.some((r) => r.scenario === 'random')) {
     out.push(
-      `**${info.bigFileMiB} MiB file in the lower, ${info.randomWrites} random 4 KiB pwrites, fsync, then stop** (bytes changed = differing 4 KiB blocks)`,
+      `**${info.bigFileMiB} MiB file in the ${info.bigFileIn}, ${info.randomWrites} random 4 KiB pwrites, fsync, then stop** (bytes changed = differing 4 KiB blocks)`,
       '',
     );
     out.push(...scenarioTable(results, 'random'), '');

@@ -341,6 +341,7 @@ async function main(): Promise<number> {
     interval: formatDuration(options.intervalMs),
     randomWrites: options.randomWrites,
     bigFileMiB: options.bigFileMiB,
+    bigFileIn: options.bigFileInUpper ? 'upper' : 'lower',
     flashMiB: options.flashMiB,
     flashOptions: options.flashOptions,
     ...(floor === undefined ? {} : { floor }),

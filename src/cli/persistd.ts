@@ -29,6 +29,8 @@ Options:
   --rate-limit 8MiB/s      write to the flash no faster than this
   --fsync-honor PREFIX     fsync under PREFIX waits until the data is on the flash (repeatable;
                            elsewhere fsync returns once the data is in RAM: see README)
+  --volatile PREFIX        keep PREFIX (e.g. /tmp) in RAM only: never flushed, empty again after
+                           a restart, like a tmpfs mounted there (repeatable)
   --metrics-file PATH      write Prometheus metrics there (atomically, on every flush)
   -h, --help               show this help`;
 
@@ -63,6 +65,7 @@ function parseMountArgs(args: string[]) {
         'min-interval': { type: 'string' },
         'rate-limit': { type: 'string' },
         'fsync-honor': { type: 'string', multiple: true },
+        volatile: { type: 'string', multiple: true },
         'metrics-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -93,6 +96,7 @@ async function mountCommand(args: string[]): Promise<number> {
     mountpoint: positionals[0]!,
     policy,
     fsyncHonor: values['fsync-honor'] ?? [],
+    volatile: values.volatile ?? [],
     metricsFile: values['metrics-file'],
     log,
   });

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { native } from '../native/index.js';
-import { Flusher, type FlushPolicy } from '../flush/flusher.js';
+import { Flusher, underAny, type FlushPolicy } from '../flush/flusher.js';
 import { flashPaths, recoverJournal } from '../flush/journal.js';
 import type { FlushStats } from '../flush/metrics.js';
 import { sleep } from '../flush/sleep.js';
@@ -23,6 +23,8 @@ export interface ServeRequest {
   policy: FlushPolicy;
   /** Path prefixes where fsync waits for a flush; elsewhere it returns once data is in RAM. */
   fsyncHonor: string[];
+  /** Path prefixes kept in RAM only (staged mode): never flushed, gone at restart. */
+  volatile: string[];
   metricsFile?: string;
   log: (line: string) => void;
 }
@@ -66,13 +68,12 @@ export async function serve(request: ServeRequest): Promise<Serving> {
     });
     if (paths) {
       flusher = new Flusher(overlay, {
-        stageDir: layout.stage!, paths, policy: request.policy, lastSeq, metricsFile: request.metricsFile, log,
+        stageDir: layout.stage!, paths, policy: request.policy, lastSeq, metricsFile: request.metricsFile, volatile: request.volatile, log,
       });
     }
   }
 
-  const honors = (path: string) =>
-    request.fsyncHonor.some((prefix) => prefix === '/' || path === prefix || path.startsWith(`${prefix.replace(/\/$/, '')}/`));
+  const honors = (path: string) => underAny(path, request.fsyncHonor);
   const mounted = await mountUnion(request.mountpoint, overlay, {
     admitWrite: layout.stage && flusher ? backpressure(layout.stage, flusher) : undefined,
     fsync: (path) => (layout.mode === 'direct' ? 'sync' : flusher && honors(path) ? flusher.flush() : 'skip'),

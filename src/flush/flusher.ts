@@ -38,6 +38,8 @@ export interface FlusherOptions {
   /** Batches continue after this number. */
   lastSeq: number;
   metricsFile?: string;
+  /** Path prefixes kept in RAM only: never flushed. */
+  volatile: string[];
   log: (line: string) => void;
 }
 
@@ -141,7 +143,8 @@ export class Flusher {
   private freeze(): void {
     if (!this.overlay.changes.pending) return;
     const seq = ++this.seq;
-    const layer = this.overlay.freezeStage(join(this.options.stageDir, `frozen-${seq}`));
+    const keep = this.options.volatile.map((p) => p.replace(/\/+$/, '')).filter(Boolean);
+    const layer = this.overlay.freezeStage(join(this.options.stageDir, `frozen-${seq}`), keep);
     const taken = this.overlay.changes.taken();
     this.snapshots.push({ layer, seq, since: taken.since, bytes: taken.bytes, batch: null, failed: false });
     this.lastFreeze = Date.now();
@@ -184,6 +187,7 @@ export class Flusher {
         upperRoot: paths.upper,
         lowerRoot: this.overlay.rootOf(this.overlay.layers.lowers),
         lowerChild: (dir, name) => this.overlay.childIn(dir, name),
+        volatile: (vpath) => underAny(vpath, this.options.volatile),
       });
       try {
         snapshot.batch = await prepareBatch(paths, snapshot.seq, plan, (_, st) => this.overlay.inodes.of(snapshot.layer, st), this.pace, this.overlay.stubs);
@@ -244,6 +248,14 @@ export class Flusher {
       this.options.log(`persistd: cannot write metrics to ${this.options.metricsFile}: ${(err as Error).message}`);
     }
   }
+}
+
+/** True when `vpath` is one of `prefixes` or inside one. */
+export function underAny(vpath: string, prefixes: readonly string[]): boolean {
+  return prefixes.some((prefix) => {
+    const p = prefix.replace(/\/+$/, '') || '/';
+    return p === '/' || vpath === p || vpath.startsWith(`${p}/`);
+  });
 }
 
 /** A pacer that lets `rate` bytes per second through, with up to 100 ms of burst. */

@@ -35,6 +35,8 @@ export interface PlanInput {
   lowerRoot: DirLayers | null;
   /** The lowers-only view of `name` in `dir`. */
   lowerChild(dir: DirLayers, name: string): { dirLayers: DirLayers['dirLayers'] } | null;
+  /** Paths that live in RAM only (--volatile): never part of a flush. */
+  volatile?: (vpath: string) => boolean;
 }
 
 export interface Plan {
@@ -52,6 +54,7 @@ export function planFlush(input: PlanInput): Plan {
   const walk = (dirV: string, lowerDir: DirLayers | null, upperDir: boolean): void => {
     for (const name of readdirSync(real(input.frozen.root, dirV)).sort()) {
       const vpath = childOf(dirV, name);
+      if (input.volatile?.(vpath)) continue;
       const source = real(input.frozen.root, vpath);
       const st = lstatOrNull(source);
       if (!st) continue;
