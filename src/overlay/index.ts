@@ -4,16 +4,16 @@
  * an FsError carrying the errno the caller should see. Permission checks are the kernel's job
  * (the mount uses default_permissions); ownership of new objects comes from the Caller.
  */
-import { constants as fsc, mkdirSync, renameSync, symlinkSync } from 'node:fs';
+import { constants as fsc, mkdirSync, symlinkSync } from 'node:fs';
 import { native } from '../native/index.js';
 import * as attrs from './attributes.js';
 import type { Changes } from './changes.js';
 import { OverlayContext, type Caller, type OverlayOptions } from './context.js';
-import { copyMetadata } from './copy-up.js';
 import { OpenFiles } from './files.js';
 import type { Layer, Layers } from './layers.js';
 import * as names from './namespace.js';
-import { isOpaqueDir, lstatOrNull } from './format.js';
+import { isOpaqueDir } from './format.js';
+import { freezeStage } from './freeze.js';
 import { listDir, type DirEntry } from './readdir.js';
 import type { DirLayers, Entry } from './resolve.js';
 
@@ -22,24 +22,6 @@ export type { Caller, OverlayOptions } from './context.js';
 export type { DirEntry } from './readdir.js';
 export type { Layer, LayerConfig } from './layers.js';
 export { FsError, errnoCode, toNegativeErrno } from './errors.js';
-
-/**
- * Move `vpath` (and what is under it) from a just-frozen stage back into the fresh one: paths that
- * are never flushed (--volatile) must not leave the union with the snapshot. Parents are created
- * with the snapshot's metadata.
- */
-function keepInWritable(frozenRoot: string, stageRoot: string, vpath: string): void {
-  if (vpath === '/' || !lstatOrNull(frozenRoot + vpath)) return;
-  const parents = vpath.split('/').slice(1, -1);
-  let at = '';
-  for (const name of parents) {
-    at += `/${name}`;
-    if (lstatOrNull(stageRoot + at)) continue;
-    mkdirSync(stageRoot + at);
-    copyMetadata(frozenRoot + at, stageRoot + at);
-  }
-  renameSync(frozenRoot + vpath, stageRoot + vpath);
-}
 
 export class Overlay {
   private readonly ctx: OverlayContext;
@@ -71,21 +53,9 @@ export class Overlay {
     return this.ctx.stubs;
   }
 
-  /**
-   * Freeze the stage for a flush: its tree moves to `frozenRoot` (same filesystem) and becomes a
-   * read-only layer under a fresh, empty stage. Synchronous and O(1): writers wait only for
-   * this, and the snapshot is one instant of the whole stage.
-   */
+  /** Freeze the stage for a flush (see freeze.ts); returns the snapshot's layer. */
   freezeStage(frozenRoot: string, keepInStage: readonly string[] = []): Layer {
-    const { top } = this.ctx.layers;
-    renameSync(top.root, frozenRoot);
-    mkdirSync(top.root);
-    copyMetadata(frozenRoot, top.root); // the union root keeps its owner, mode, times, xattrs
-    for (const vpath of keepInStage) keepInWritable(frozenRoot, top.root, vpath);
-    const frozen = this.ctx.layers.freeze(frozenRoot);
-    this.ctx.resolver.invalidate();
-    this.files.stageFrozen();
-    return frozen;
+    return freezeStage(this.ctx, this.files, frozenRoot, keepInStage);
   }
 
   /**
