@@ -7,8 +7,7 @@
 // "flushes only at max-dirty").
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
@@ -17,7 +16,7 @@ import { attachFlash, createFlashImage } from '../support/flash-image.js';
 import { StagedPersistd } from '../support/staged-persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
-import { buildLower, inMount, kernelView, patternBytes, StageDirs } from './flush-fixture.js';
+import { buildLower, inMount, kernelView, StageDirs, writeSourceFiles } from './flush-fixture.js';
 
 const STAGE_SIZE = '8m';
 const FILES = 40;
@@ -38,12 +37,7 @@ describe('backpressure: a writer outrunning a tiny stage is slowed down, never f
     createFlashImage(join(dir, 'flash.img'), { sizeBytes: 256 * 1024 * 1024 });
     flashRoot = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash')).mountpoint;
     const sources = join(dir, 'sources');
-    mkdirSync(sources);
-    for (let index = 0; index < FILES; index++) {
-      const content = patternBytes(2000 + index, FILE_BYTES);
-      writeFileSync(join(sources, `f${index}`), content);
-      digests.set(`f${index}`, createHash('sha256').update(content).digest('hex'));
-    }
+    for (const [name, digest] of writeSourceFiles(sources, FILES, FILE_BYTES, 2000)) digests.set(name, digest);
     mkdirSync(join(dir, 'mnt'));
     daemon = await StagedPersistd.start(cleanup, {
       lowers,

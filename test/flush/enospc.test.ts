@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
@@ -16,7 +16,7 @@ import { StagedPersistd } from '../support/staged-persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
-import { buildLower, inMount, kernelView, patternBytes, sameTree, StageDirs } from './flush-fixture.js';
+import { buildLower, inMount, kernelView, sameTree, StageDirs, writeSourceFiles } from './flush-fixture.js';
 
 const FLASH_BYTES = 16 * 1024 * 1024;
 const FILES = 24;
@@ -48,12 +48,7 @@ describe('ENOSPC on the flash: the flush fails, nothing is lost, a later flush s
     createFlashImage(join(dir, 'flash.img'), { sizeBytes: FLASH_BYTES });
     flashRoot = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash')).mountpoint;
     const sources = join(dir, 'sources');
-    mkdirSync(sources);
-    for (let index = 0; index < FILES; index++) {
-      const content = patternBytes(1000 + index, FILE_BYTES);
-      writeFileSync(join(sources, `f${index}`), content);
-      digests.set(`f${index}`, createHash('sha256').update(content).digest('hex'));
-    }
+    for (const [name, digest] of writeSourceFiles(sources, FILES, FILE_BYTES, 1000)) digests.set(name, digest);
     digests.set('README', createHash('sha256').update('lower file\n').digest('hex'));
     metricsFile = join(dir, 'metrics.prom');
     mkdirSync(join(dir, 'mnt'));

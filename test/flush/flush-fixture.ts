@@ -2,6 +2,7 @@
 // loop device, fresh stage directories, shell scripts run against the mount from a child process,
 // and the oracle view of a persisted upper: kernel overlayfs over the same lowers.
 
+import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, chmodSync, symlinkSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Cleanup } from '../support/cleanup.js';
@@ -134,4 +135,16 @@ export function environmentNumber(name: string, fallback: number): number {
 /** sha256 of a file, read by a child process (safe for files inside a FUSE mount). */
 export function sha256Of(path: string): string {
   return run('sha256sum', [path]).split(' ')[0]!;
+}
+
+/** `count` files f0…f(count-1) of `bytes` pattern bytes each in `dir`; returns name → sha256. */
+export function writeSourceFiles(dir: string, count: number, bytes: number, seedBase: number): Map<string, string> {
+  mkdirSync(dir);
+  const digests = new Map<string, string>();
+  for (let index = 0; index < count; index++) {
+    const content = patternBytes(seedBase + index, bytes);
+    writeFileSync(join(dir, `f${index}`), content);
+    digests.set(`f${index}`, createHash('sha256').update(content).digest('hex'));
+  }
+  return digests;
 }
