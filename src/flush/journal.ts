@@ -39,7 +39,7 @@ import {
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
-import { copyObject, copyXattrs, setTimes } from '../overlay/copy-up.js';
+import { applyMetadata, copyObject } from '../overlay/copy-up.js';
 import { isErrno } from '../overlay/errors.js';
 import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque, unescapeXattr } from '../overlay/format.js';
 import type { Stub, Stubs } from '../overlay/stubs.js';
@@ -183,7 +183,7 @@ function listXattrs(path: string): string[] {
 async function buildObject(op: PlanOp, st: BigIntStats, target: string, pace: Pace): Promise<number> {
   if (op.op === 'dir') {
     mkdirSync(target, 0o700);
-    copyObjectMetadata(op.source, st, target);
+    applyMetadata(op.source, st, target);
     if (op.opaque) markOpaque(target);
     return 0;
   }
@@ -208,7 +208,7 @@ async function buildObject(op: PlanOp, st: BigIntStats, target: string, pace: Pa
     await input.close();
     await output.close();
   }
-  copyObjectMetadata(op.source, st, target);
+  applyMetadata(op.source, st, target);
   return size;
 }
 
@@ -249,26 +249,18 @@ async function buildFromStub(stubs: Stubs, stub: Stub, source: string, target: s
   const local = openSync(source, 'r');
   const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let pos = 0; pos < stub.size; pos += CHUNK) {
-      const n = stubs.read(stub, local, buf, 0, Math.min(CHUNK, stub.size - pos), pos);
-      await pace(n);
-      await output.write(buf, 0, n, pos);
+    for (const { buf, length, position } of stubs.contents(stub, local)) {
+      await pace(length);
+      await output.write(buf, 0, length, position);
     }
   } finally {
     closeSync(local);
     await output.close();
   }
-  copyObjectMetadata(source, st, target);
+  applyMetadata(source, st, target);
   return stub.size;
 }
 
-function copyObjectMetadata(source: string, st: BigIntStats, target: string): void {
-  lchownSync(target, Number(st.uid), Number(st.gid));
-  chmodSync(target, Number(st.mode) & 0o7777);
-  copyXattrs(source, target);
-  setTimes(target, st);
-}
 
 /** Apply a committed batch to the upper, then retire it. Safe to run again after a crash. */
 export async function applyBatch(paths: FlashPaths, batchDir: string): Promise<string> {

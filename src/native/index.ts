@@ -37,7 +37,6 @@ function load(): NativeHelper {
 
 export const native: NativeHelper = load();
 
-export const RENAME_NOREPLACE = 1;
 export const RENAME_EXCHANGE = 2;
 export const RENAME_WHITEOUT = 4;
 

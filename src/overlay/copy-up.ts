@@ -197,7 +197,7 @@ export function copyObject(src: string, st: BigIntStats, dst: string, dataBytes 
 }
 
 /** Owner, mode, xattrs and times of `src` (lstat `st`) onto `dst`, in the order that keeps them. */
-function applyMetadata(src: string, st: BigIntStats, dst: string): void {
+export function applyMetadata(src: string, st: BigIntStats, dst: string): void {
   // chown clears setuid/setgid and security.capability, so it goes first.
   lchownSync(dst, Number(st.uid), Number(st.gid));
   if ((Number(st.mode) & S_IFMT) !== fsc.S_IFLNK) chmodSync(dst, Number(st.mode) & PERMISSION_BITS);

@@ -83,9 +83,9 @@ export class Overlay {
     this.ctx.resolver.invalidate();
   }
 
-  private changed<T>(result: T): T {
+  /** Something other than file data changed (the flush policy's clock starts). */
+  private changed(): void {
     this.ctx.changes.note(0);
-    return result;
   }
 
   getattr(vpath: string): attrs.Attributes {
@@ -106,56 +106,66 @@ export class Overlay {
   }
 
   mkdir(caller: Caller, vpath: string, mode: number): void {
-    this.changed(names.createNode(this.ctx, caller, vpath, fsc.S_IFDIR | mode, (real) => mkdirSync(real, 0o700)));
+    names.createNode(this.ctx, caller, vpath, fsc.S_IFDIR | mode, (real) => mkdirSync(real, 0o700));
+    this.changed();
   }
 
   mknod(caller: Caller, vpath: string, mode: number, rdev: number): void {
-    this.changed(names.createNode(this.ctx, caller, vpath, mode, (real) => native.mknod(real, (mode & fsc.S_IFMT) | 0o600, rdev)));
+    names.createNode(this.ctx, caller, vpath, mode, (real) => native.mknod(real, (mode & fsc.S_IFMT) | 0o600, rdev));
+    this.changed();
   }
 
   symlink(caller: Caller, target: string, vpath: string): void {
-    this.changed(names.createNode(this.ctx, caller, vpath, fsc.S_IFLNK | 0o777, (real) => symlinkSync(target, real)));
+    names.createNode(this.ctx, caller, vpath, fsc.S_IFLNK | 0o777, (real) => symlinkSync(target, real));
+    this.changed();
   }
 
   link(fromV: string, toV: string): void {
-    this.changed(names.link(this.ctx, fromV, toV));
+    names.link(this.ctx, fromV, toV);
+    this.changed();
   }
 
   unlink(vpath: string): void {
-    this.changed(names.unlink(this.ctx, vpath));
+    names.unlink(this.ctx, vpath);
+    this.changed();
   }
 
   rmdir(vpath: string): void {
-    this.changed(names.rmdir(this.ctx, vpath));
+    names.rmdir(this.ctx, vpath);
+    this.changed();
   }
 
   rename(fromV: string, toV: string): void {
     names.rename(this.ctx, fromV, toV);
     this.files.renamed(fromV, toV);
-    this.changed(undefined);
+    this.changed();
   }
 
   /** Unlink `vpath` but keep the (open) object reachable as `hiddenV`; see orphans.ts. */
   detach(vpath: string, hiddenV: string): void {
     names.detach(this.ctx, vpath, hiddenV);
     this.files.renamed(vpath, hiddenV);
-    this.changed(undefined);
+    this.changed();
   }
 
   chmod(vpath: string, mode: number): void {
-    this.changed(attrs.chmod(this.ctx, vpath, mode));
+    attrs.chmod(this.ctx, vpath, mode);
+    this.changed();
   }
 
   chown(vpath: string, uid: number, gid: number): void {
-    this.changed(attrs.chown(this.ctx, vpath, uid, gid));
+    attrs.chown(this.ctx, vpath, uid, gid);
+    this.changed();
   }
 
   truncate(vpath: string, size: number): void {
-    this.changed(attrs.truncate(this.ctx, vpath, size));
+    attrs.truncate(this.ctx, vpath, size);
+    this.changed();
   }
 
   utimens(vpath: string, atime: attrs.Timespec, mtime: attrs.Timespec): void {
-    this.changed(attrs.utimens(this.ctx, vpath, atime, mtime));
+    attrs.utimens(this.ctx, vpath, atime, mtime);
+    this.changed();
   }
 
   getxattr(vpath: string, name: string): Buffer {
@@ -167,11 +177,13 @@ export class Overlay {
   }
 
   setxattr(vpath: string, name: string, value: Buffer, flags: number): void {
-    this.changed(attrs.setxattr(this.ctx, vpath, name, value, flags));
+    attrs.setxattr(this.ctx, vpath, name, value, flags);
+    this.changed();
   }
 
   removexattr(vpath: string, name: string): void {
-    this.changed(attrs.removexattr(this.ctx, vpath, name));
+    attrs.removexattr(this.ctx, vpath, name);
+    this.changed();
   }
 
   statfs(): attrs.FsStats {

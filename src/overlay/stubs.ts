@@ -149,15 +149,20 @@ export class Stubs {
     return end - position;
   }
 
-  /** Write the whole file (present bytes and origin bytes) to new file `target`. */
+  /** The whole file (present bytes and origin bytes) in chunks; each buffer is reused. */
+  *contents(stub: Stub, localFd: number): Generator<{ buf: Buffer; length: number; position: number }> {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(stub.size, 1)));
+    for (let position = 0; position < stub.size; position += CHUNK) {
+      const length = this.read(stub, localFd, buf, 0, Math.min(CHUNK, stub.size - position), position);
+      yield { buf, length, position };
+    }
+  }
+
+  /** Write the whole file to new file `target`. */
   materialize(stub: Stub, localFd: number, target: string): void {
     const output = openSync(target, 'wx', 0o600);
     try {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(stub.size, 1)));
-      for (let pos = 0; pos < stub.size; pos += CHUNK) {
-        const n = this.read(stub, localFd, buf, 0, Math.min(CHUNK, stub.size - pos), pos);
-        writeSync(output, buf, 0, n, pos);
-      }
+      for (const { buf, length, position } of this.contents(stub, localFd)) writeSync(output, buf, 0, length, position);
     } finally {
       closeSync(output);
     }
