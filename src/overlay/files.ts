@@ -139,9 +139,17 @@ export class OpenFiles {
     closeSync(handle.fd);
   }
 
-  /** Handles opened by `vpath` now reach the object by `newV` (it was renamed or detached). */
+  /**
+   * `vpath` was renamed (or detached) to `newV`: handles opened at it, or anywhere under it when it
+   * is a directory, now reach their object through the new name. A later copy-up (after a freeze,
+   * say) looks the object up by this name, so it must follow every rename of every ancestor.
+   */
   renamed(vpath: string, newV: string): void {
-    for (const handle of this.handles.values()) if (handle.vpath === vpath) handle.vpath = newV;
+    const under = `${vpath}/`;
+    for (const handle of this.handles.values()) {
+      if (handle.vpath === vpath) handle.vpath = newV;
+      else if (handle.vpath.startsWith(under)) handle.vpath = newV + handle.vpath.slice(vpath.length);
+    }
   }
 
   /** After a copy-up of `vpath`, move read-only handles on the old lower copy to the upper. */

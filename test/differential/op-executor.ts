@@ -120,6 +120,8 @@ function perform(root: string, op: Op): unknown {
       return withFd(at(op.path), O_RDWR, 0, (fd) => describeStats(fs.fstatSync(fd, { bigint: true })));
     case 'readAcrossCopyUp':
       return readAcrossCopyUp(at(op.path), op.content);
+    case 'writeAcrossRename':
+      return writeAcrossRename(root, op);
     case 'statfsNameMax':
       return statfsNameMax(at(op.path));
   }
@@ -240,4 +242,34 @@ function statfsNameMax(path: string): number {
   const result = tryRun('stat', ['-f', '-c', '%l', '--', path]);
   if (result.status !== 0) throw new ToolError('stat -f', result.stderr);
   return Number(result.stdout.trim());
+}
+
+/** Pause long enough for staged mode to freeze the stage at least once (its tick is 200 ms). */
+const ACROSS_FREEZE_MS = 450;
+
+function writeAcrossRename(root: string, op: Extract<Op, { kind: 'writeAcrossRename' }>): unknown {
+  const bytes = bytesOf(op.content);
+  const half = Math.floor(bytes.length / 2);
+  const fd = fs.openSync(join(root, op.path), O_CREAT | O_WRONLY | O_NONBLOCK, 0o644);
+  let renamed = 'ok';
+  let second = 'ok';
+  try {
+    fs.writeSync(fd, bytes, 0, half, 0);
+    try {
+      fs.renameSync(join(root, op.dir), join(root, op.to));
+    } catch (error) {
+      renamed = errnoName(error);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ACROSS_FREEZE_MS);
+    try {
+      fs.writeSync(fd, bytes, half, bytes.length - half, half);
+    } catch (error) {
+      second = errnoName(error);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  const now = renamed === 'ok' ? op.to + op.path.slice(op.dir.length) : op.path;
+  const content = createHash('sha256').update(fs.readFileSync(join(root, now))).digest('hex');
+  return { renamed, second, content };
 }

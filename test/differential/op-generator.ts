@@ -48,6 +48,7 @@ const SINGLE_OP_WEIGHTS = {
 
 const SCENARIO_WEIGHTS = {
   hardLinkLowerThenWrite: 1, chmodThenWrite: 1, removeTreeThenRecreate: 1, renameCopiedUp: 1, renamePureUpperDir: 1,
+  handleAcrossDirRename: 1,
 } as const;
 
 const UID_WEIGHTS = { '0': 6, '1000': 3, '1001': 1 } as const;
@@ -202,6 +203,17 @@ export class OpGenerator {
           { uid, op: { kind: 'rename', from: lowerDir, to: 'n3' } },
           { uid: 0, op: { kind: 'readdir', path: '' } },
         ];
+      case 'handleAcrossDirRename': {
+        // A handle must follow renames of any ancestor, across freezes and flushes.
+        const dir = r.pick(['n3', 'n1', 'n1/n2', lowerDir]);
+        const path = r.pick([`${dir}/h`, `${dir}/a`]);
+        const ancestor = dir.split('/')[0]!;
+        return [
+          { uid, op: { kind: 'mkdir', path: 'n1', mode: 0o755 } },
+          { uid, op: { kind: 'mkdir', path: dir, mode: 0o755 } },
+          { uid, op: { kind: 'writeAcrossRename', path, dir: r.pick([dir, ancestor]), to: r.pick(['n4', 'deep/a/b/n5', 'lonly/sub', newName]), content: this.content([7, 5000]) } },
+        ];
+      }
     }
   }
 }

@@ -42,6 +42,11 @@ export type Op =
   | { kind: 'openUnlinkRead'; path: string }
   | { kind: 'openForWrite'; path: string }
   | { kind: 'readAcrossCopyUp'; path: string; content: Content }
+  /**
+   * Open `path` for write and write, rename its ancestor `dir` to `to`, pause (staged mode freezes
+   * and flushes meanwhile), write again through the same handle, then read the file by its name.
+   */
+  | { kind: 'writeAcrossRename'; path: string; dir: string; to: string; content: Content }
   | { kind: 'statfsNameMax'; path: string };
 
 export type OpKind = Op['kind'];
