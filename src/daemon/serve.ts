@@ -76,7 +76,7 @@ export async function serve(request: ServeRequest): Promise<Serving> {
   const honors = (path: string) => underAny(path, request.fsyncHonor);
   const mounted = await mountUnion(request.mountpoint, overlay, {
     admitWrite: layout.stage && flusher ? backpressure(layout.stage, flusher) : undefined,
-    fsync: (path) => (layout.mode === 'direct' ? 'sync' : flusher && honors(path) ? flusher.flush() : 'skip'),
+    fsync: (path) => (layout.mode === 'direct' ? 'sync' : flusher && honors(path) ? honoredFsync(flusher, path, log) : 'skip'),
   });
   flusher?.start();
 
@@ -93,6 +93,20 @@ export async function serve(request: ServeRequest): Promise<Serving> {
       overlay.files.closeAll();
     },
   };
+}
+
+/**
+ * An fsync that must mean "on flash": it waits for a flush carrying the file. When the flash
+ * cannot take it (full, failing), fsync fails with EIO, as a disk's would; the data stays in RAM
+ * and later flushes keep trying.
+ */
+async function honoredFsync(flusher: Flusher, path: string, log: (line: string) => void): Promise<void> {
+  try {
+    await flusher.flush();
+  } catch (err) {
+    log(`persistd: fsync of ${path} failed with EIO: the flush did not reach the flash (${(err as Error).message})`);
+    throw Object.assign(new Error(`fsync ${path}: the flash did not take the flush`), { code: 'EIO' });
+  }
 }
 
 async function flushForShutdown(flusher: Flusher | null, log: (line: string) => void): Promise<void> {

@@ -46,6 +46,8 @@ export interface FlusherOptions {
 interface Snapshot {
   layer: Layer;
   seq: number;
+  /** The newest snapshot whose changes this one carries (newer ones are folded in after a failure). */
+  carriesUpTo: number;
   since: number | null;
   bytes: number;
   batch: PreparedBatch | null;
@@ -60,6 +62,8 @@ const MAX_BACKOFF_MS = 60_000;
 export class Flusher {
   private readonly snapshots: Snapshot[] = []; // oldest first
   private seq: number;
+  /** Every snapshot up to this number is on the flash. */
+  private durableSeq: number;
   private running: Promise<void> | null = null;
   private lastFreeze = 0;
   private retryAt = 0;
@@ -76,6 +80,7 @@ export class Flusher {
     private readonly options: FlusherOptions,
   ) {
     this.seq = options.lastSeq;
+    this.durableSeq = options.lastSeq;
     this.deviceStat = deviceStatPath(options.paths.upper);
     this.stats = {
       appBytesWritten: 0, flashBytesWritten: 0, flushes: 0, flushFailures: 0, pendingBytes: 0,
@@ -110,11 +115,12 @@ export class Flusher {
    */
   async flush(): Promise<void> {
     this.freeze();
-    const target = this.snapshots.at(-1);
-    if (!target) return;
-    while (this.snapshots.includes(target)) {
+    // By number, not by snapshot: after a failure newer snapshots are folded into an older one,
+    // and only the flush of that one makes this data durable.
+    const target = this.seq;
+    while (this.durableSeq < target) {
       await (this.running ??= this.drain().finally(() => (this.running = null)));
-      if (this.snapshots.includes(target) && this.lastError) throw this.lastError;
+      if (this.durableSeq < target && this.lastError) throw this.lastError;
     }
   }
 
@@ -146,7 +152,7 @@ export class Flusher {
     const keep = this.options.volatile.map((p) => p.replace(/\/+$/, '')).filter(Boolean);
     const layer = this.overlay.freezeStage(join(this.options.stageDir, `frozen-${seq}`), keep);
     const taken = this.overlay.changes.taken();
-    this.snapshots.push({ layer, seq, since: taken.since, bytes: taken.bytes, batch: null, failed: false });
+    this.snapshots.push({ layer, seq, carriesUpTo: seq, since: taken.since, bytes: taken.bytes, batch: null, failed: false });
     this.lastFreeze = Date.now();
   }
 
@@ -200,6 +206,7 @@ export class Flusher {
     const inodeMap = await applyBatch(paths, snapshot.batch.dir);
     // The batch is on the flash and retired: from here on nothing may fail the flush.
     this.snapshots.shift();
+    this.durableSeq = snapshot.carriesUpTo;
     try {
       this.overlay.inodes.adopt(inodeMap);
       this.overlay.stubs.flushed(snapshot.layer, paths.upper);
@@ -234,6 +241,7 @@ export class Flusher {
       this.overlay.stubs.merged(newer.layer, oldest.layer);
       this.overlay.dropFrozen(newer.layer);
       oldest.bytes += newer.bytes;
+      oldest.carriesUpTo = newer.carriesUpTo;
       oldest.since = oldest.since ?? newer.since;
       rmSync(newer.layer.root, { recursive: true, force: true });
     }

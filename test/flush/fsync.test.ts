@@ -12,9 +12,14 @@ import { attachFlash, createFlashImage, type FlashMount } from '../support/flash
 import { StagedPersistd } from '../support/staged-persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
-import { buildLower, StageDirs } from './flush-fixture.js';
+import { buildLower, inMount, StageDirs, writeSourceFiles } from './flush-fixture.js';
 
 const MIB = 1024 * 1024;
+
+/** Writes `text` to `path` and fsyncs it in a child process; returns 'ok' or fsync's errno name. */
+function tryWriteAndFsync(path: string, text: string): string {
+  return run(process.execPath, ['-e', `const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(path)}, 'w'); fs.writeSync(fd, ${JSON.stringify(text)}); try { fs.fsyncSync(fd); console.log('ok'); } catch (e) { console.log(e.code); }`]).trim();
+}
 
 /** Writes `text` to `path` and fsyncs it, in a child process (never the daemon's). */
 function writeAndFsync(path: string, text: string): void {
@@ -58,5 +63,48 @@ describe('fsync: defer by default, honor under --fsync-honor', () => {
   it('returns from fsync under the honored prefix only once the file is on the flash', () => {
     writeAndFsync(join(mnt(), 'var/lib/critical/key'), 'durable\n');
     assert.equal(readFileSync(join(upper(), 'var/lib/critical/key'), 'utf8'), 'durable\n');
+  });
+});
+
+// An honoured fsync must not report success while its data is only in RAM. On a full flash the
+// flush that would carry it fails (after an earlier failed flush, the fsync's snapshot is folded
+// into the failed one), and fsync must say so: EIO.
+describe('fsync under --fsync-honor on a full flash', () => {
+  const cleanup = new Cleanup();
+  let dir: string;
+  let flash: FlashMount;
+  let daemon: StagedPersistd;
+  const mnt = (): string => join(dir, 'mnt');
+  const upper = (): string => join(flash.mountpoint, 'upper');
+
+  before(async () => {
+    dir = makeTempDir(cleanup);
+    const lowers = [buildLower(cleanup, dir, [{ path: 'var/lib/critical/.keep', content: '' }, { path: 'big/.keep', content: '' }])];
+    const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '128m' }));
+    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 16 * MIB });
+    flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
+    writeSourceFiles(join(dir, 'sources'), 24, MIB, 7);
+    mkdirSync(mnt());
+    daemon = await StagedPersistd.start(cleanup, {
+      lowers, upper: upper(), stage: stages.next(), mountpoint: mnt(),
+      extraArgs: ['--flush-interval', '1h', '--min-interval', '1h', '--max-dirty', '1GiB', '--fsync-honor', '/var/lib/critical'],
+    });
+  });
+  after(() => cleanup.runAll());
+
+  it('returns EIO from fsync when the flash cannot take the data, and keeps the data', async () => {
+    inMount(mnt(), `cp '${join(dir, 'sources')}'/f* big/`);
+    const from = daemon.output().length;
+    daemon.signal('SIGUSR1');
+    await daemon.waitForOutput(/flush of batch \d+ failed/, from, 60_000, 'the first flush to fail');
+    assert.equal(tryWriteAndFsync(join(mnt(), 'var/lib/critical/key'), 'durable\n'), 'EIO');
+    assert.equal(existsSync(join(upper(), 'var/lib/critical/key')), false);
+    assert.equal(readFileSync(join(mnt(), 'var/lib/critical/key'), 'utf8'), 'durable\n', 'the data stays in RAM');
+  });
+
+  it('succeeds once there is room again', () => {
+    inMount(mnt(), 'rm big/f*');
+    assert.equal(tryWriteAndFsync(join(mnt(), 'var/lib/critical/key'), 'durable again\n'), 'ok');
+    assert.equal(readFileSync(join(upper(), 'var/lib/critical/key'), 'utf8'), 'durable again\n');
   });
 });
