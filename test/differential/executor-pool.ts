@@ -1,14 +1,15 @@
 // One executor child per test uid, started once per seed. The test process never performs the
 // operations itself: a non-root uid needs its own process, and a hung mount must only block a
-// child that can be killed.
+// child that can be killed. The children run a copy of the executor's code (see module-copy.ts):
+// uids 1000 and 1001 may not be able to read the checkout.
 
-import { fileURLToPath } from 'node:url';
 import type { Cleanup } from '../support/cleanup.js';
 import { JsonLinesChild } from '../support/json-lines-child.js';
+import { copyModuleForOtherUids } from '../support/module-copy.js';
 import type { TreeEntry } from '../support/tree-snapshot.js';
 import { TEST_UIDS, type ExecutorResponse, type Op, type OpResult } from './ops.js';
 
-const EXECUTOR_SCRIPT = fileURLToPath(new URL('./executor.js', import.meta.url));
+export const EXECUTOR_MODULE = new URL('./executor.js', import.meta.url);
 const OP_TIMEOUT_MS = 30_000;
 const SNAPSHOT_TIMEOUT_MS = 120_000;
 
@@ -16,8 +17,10 @@ export class ExecutorPool {
   private readonly executors = new Map<number, JsonLinesChild>();
 
   constructor(cleanup: Cleanup) {
+    const code = copyModuleForOtherUids(cleanup, EXECUTOR_MODULE);
     for (const uid of TEST_UIDS) {
-      this.executors.set(uid, new JsonLinesChild(cleanup, EXECUTOR_SCRIPT, ['--serve'], { uid, gid: uid, label: `executor uid ${uid}` }));
+      const options = { uid, gid: uid, cwd: code.root, label: `executor uid ${uid}` };
+      this.executors.set(uid, new JsonLinesChild(cleanup, code.entry, ['--serve'], options));
     }
   }
 

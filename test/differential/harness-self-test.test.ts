@@ -6,9 +6,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Cleanup } from '../support/cleanup.js';
+import { JsonLinesChild } from '../support/json-lines-child.js';
+import { copyModuleForOtherUids } from '../support/module-copy.js';
 import type { TreeEntry } from '../support/tree-snapshot.js';
 import { auditUpper } from '../support/upper-audit.js';
 import { formatDivergence, seedReproducer } from './divergence-report.js';
+import { EXECUTOR_MODULE } from './executor-pool.js';
 import { useLowerLayers } from './fixture.js';
 import { OpGenerator } from './op-generator.js';
 import { runSeed } from './run-seed.js';
@@ -51,6 +56,27 @@ test('a tree that differs before any operation is reported', async () => {
   });
   assert.equal(outcome.divergence?.phase, 'tree');
   assert.match(outcome.divergence.details.join('\n'), /differs {4}\/empty/);
+});
+
+test('the executors run as uid 1000 from a copy of their code: nothing of the checkout is read', async () => {
+  // A clone under /root (mode 0700) is closed to uid 1000. Node's permission model stands in for
+  // that here: the child may read its copy and nothing else, wherever the checkout is.
+  const cleanup = new Cleanup();
+  try {
+    const code = copyModuleForOtherUids(cleanup, EXECUTOR_MODULE);
+    const confined = (script: string, label: string): JsonLinesChild =>
+      new JsonLinesChild(cleanup, script, ['--serve'], {
+        uid: 1000, gid: 1000, cwd: code.root, label,
+        nodeArgs: ['--experimental-permission', `--allow-fs-read=${code.root}/*`],
+      });
+    const request = { root: code.root, op: { kind: 'stat', path: 'package.json' } };
+    const answer = (await confined(code.entry, 'executor copy').request(request, 30_000)) as { result: { ok: boolean } };
+    assert.equal(answer.result.ok, true, JSON.stringify(answer));
+    // The control: the checkout's own executor, confined the same way, cannot even start.
+    await assert.rejects(confined(fileURLToPath(EXECUTOR_MODULE), 'checkout executor').request(request, 30_000), /exited.*Access to this API has been restricted/s);
+  } finally {
+    await cleanup.runAll();
+  }
 });
 
 function entry(path: string, fields: Partial<TreeEntry> = {}): TreeEntry {

@@ -9,6 +9,10 @@ import type { Cleanup } from './cleanup.js';
 export interface JsonLinesChildOptions {
   uid?: number;
   gid?: number;
+  /** The child's working directory (default: this process's). */
+  cwd?: string;
+  /** Options for node itself, before the script (e.g. --experimental-permission). */
+  nodeArgs?: readonly string[];
   /** Used in error messages. */
   label: string;
 }
@@ -28,7 +32,11 @@ export class JsonLinesChild {
 
   constructor(cleanup: Cleanup, script: string, args: readonly string[], private readonly options: JsonLinesChildOptions) {
     const identity = options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid };
-    this.child = spawn(process.execPath, [script, ...args], { ...identity, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
+      ...identity,
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     cleanup.add(`kill ${options.label}`, () => this.kill());
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-8192);
