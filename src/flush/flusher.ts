@@ -1,19 +1,18 @@
 /**
- * The flusher: moves the stage to the flash in batches. A flush freezes the stage (one instant,
- * O(1): see Overlay.freezeStage), then plans, prepares, commits and applies the snapshot through
- * the journal while the union keeps serving from a fresh stage. Snapshots reach the flash oldest
+ * The flusher: the stage's worker towards the flash (src/stage owns the stage and creates it in
+ * staged mode). A flush freezes the stage (one instant, O(1): src/stage/freeze.ts), then plans,
+ * prepares, commits and applies the snapshot through the journal while the union keeps serving
+ * from a fresh stage. Snapshots reach the flash oldest
  * first; one that fails (ENOSPC, EIO) stays in RAM, in the layer stack, and is retried with
  * backoff. Triggers: the oldest pending change reaching the interval, pending bytes reaching
  * max-dirty (never closer together than min-interval), an explicit flush, and shutdown.
  */
-import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Layer, Overlay } from '../overlay/index.js';
+import type { Snapshot, Stage } from '../stage/index.js';
 import { stepsSoFar } from './crash.js';
 import { applyBatch, prepareBatch, type FlashPaths, type Pace, type PreparedBatch } from './journal.js';
 import { deviceStatPath, prometheusText, readDeviceCounters, writeAtomically, type FlushStats } from './metrics.js';
-import { applyInRam, planFlush } from './plan.js';
 import { sleep } from './sleep.js';
 
 export interface FlushPolicy {
@@ -31,28 +30,12 @@ export const DEFAULT_POLICY: FlushPolicy = {
 };
 
 export interface FlusherOptions {
-  /** The --stage directory (frozen snapshots are renamed inside it). */
-  stageDir: string;
   paths: FlashPaths;
   policy: FlushPolicy;
-  /** Batches continue after this number. */
+  /** Batches up to this number are on the flash already. */
   lastSeq: number;
   metricsFile?: string;
-  /** Path prefixes kept in RAM only: never flushed. */
-  volatile: string[];
   log: (line: string) => void;
-}
-
-interface Snapshot {
-  layer: Layer;
-  seq: number;
-  /** The newest snapshot whose changes this one carries (newer ones are folded in after a failure). */
-  carriesUpTo: number;
-  since: number | null;
-  bytes: number;
-  batch: PreparedBatch | null;
-  /** A flush of it failed: before the next attempt, newer snapshots are merged into it. */
-  failed: boolean;
 }
 
 const TICK_MS = 200;
@@ -60,10 +43,10 @@ const METRICS_EVERY_MS = 5_000;
 const MAX_BACKOFF_MS = 60_000;
 
 export class Flusher {
-  private readonly snapshots: Snapshot[] = []; // oldest first
-  private seq: number;
   /** Every snapshot up to this number is on the flash. */
   private durableSeq: number;
+  /** Batches prepared (journaled) but not yet applied, by snapshot. */
+  private readonly prepared = new WeakMap<Snapshot, PreparedBatch>();
   private running: Promise<void> | null = null;
   private lastFreeze = 0;
   private retryAt = 0;
@@ -76,10 +59,9 @@ export class Flusher {
   private readonly pace: Pace;
 
   constructor(
-    private readonly overlay: Overlay,
+    private readonly stage: Stage,
     private readonly options: FlusherOptions,
   ) {
-    this.seq = options.lastSeq;
     this.durableSeq = options.lastSeq;
     this.deviceStat = deviceStatPath(options.paths.upper);
     this.stats = {
@@ -98,12 +80,18 @@ export class Flusher {
     clearInterval(this.timer);
   }
 
+  /** The last flush failed (the flash is full or failing). */
+  get failing(): boolean {
+    return this.lastError !== null;
+  }
+
   /** Bytes and age of what is not on the flash yet; counters; the last result. */
   status(): FlushStats {
-    const changes = this.overlay.changes;
-    const since = [changes.pendingSince, ...this.snapshots.map((s) => s.since)].filter((t): t is number => t !== null);
-    this.stats.appBytesWritten = changes.appBytes;
-    this.stats.pendingBytes = changes.pendingBytes + this.snapshots.reduce((sum, s) => sum + s.bytes, 0);
+    const unfrozen = this.stage.unfrozen;
+    const snapshots = this.stage.snapshots;
+    const since = [unfrozen.since, ...snapshots.map((s) => s.since)].filter((t): t is number => t !== null);
+    this.stats.appBytesWritten = this.stage.changes.appBytes;
+    this.stats.pendingBytes = unfrozen.bytes + snapshots.reduce((sum, s) => sum + s.bytes, 0);
     this.stats.oldestPendingSeconds = since.length ? (Date.now() - Math.min(...since)) / 1000 : 0;
     if (this.deviceStat) this.stats.device = { name: this.deviceStat.split('/')[4]!, ...readDeviceCounters(this.deviceStat) };
     return { ...this.stats };
@@ -117,7 +105,7 @@ export class Flusher {
     this.freeze();
     // By number, not by snapshot: after a failure newer snapshots are folded into an older one,
     // and only the flush of that one makes this data durable.
-    const target = this.seq;
+    const target = this.stage.lastSeq;
     while (this.durableSeq < target) {
       await (this.running ??= this.drain().finally(() => (this.running = null)));
       if (this.durableSeq < target && this.lastError) throw this.lastError;
@@ -129,54 +117,53 @@ export class Flusher {
     if (!this.running) void this.flush().catch(() => {});
   }
 
+  /** The timer: never throws (an exception here would take the root filesystem down). */
   private tick(): void {
-    const now = Date.now();
-    if (now - this.lastMetrics >= METRICS_EVERY_MS) this.writeMetrics();
-    if (this.running) return;
-    const { policy } = this.options;
-    const changes = this.overlay.changes;
-    const dueByAge = changes.pendingSince !== null && now - changes.pendingSince >= policy.intervalMs;
-    const dueBySize = changes.pendingBytes >= policy.maxDirtyBytes;
-    const spaced = now - this.lastFreeze >= policy.minIntervalMs;
-    const retry = this.snapshots.length > 0 && now >= this.retryAt;
-    if ((dueByAge || dueBySize) && spaced) this.freeze();
-    if ((this.snapshots.length > 0 && !this.lastError) || retry) {
-      this.running = this.drain().finally(() => (this.running = null));
+    try {
+      const now = Date.now();
+      if (now - this.lastMetrics >= METRICS_EVERY_MS) this.writeMetrics();
+      if (this.running) return;
+      const { policy } = this.options;
+      const unfrozen = this.stage.unfrozen;
+      const dueByAge = unfrozen.since !== null && now - unfrozen.since >= policy.intervalMs;
+      const dueBySize = unfrozen.bytes >= policy.maxDirtyBytes;
+      const spaced = now - this.lastFreeze >= policy.minIntervalMs;
+      const retry = this.stage.snapshotCount > 0 && now >= this.retryAt;
+      if ((dueByAge || dueBySize) && spaced) this.freeze();
+      if ((this.stage.snapshotCount > 0 && !this.lastError) || retry) {
+        this.running = this.drain().finally(() => (this.running = null));
+      }
+    } catch (err) {
+      this.failed(null, err);
     }
   }
 
   /** Freeze the stage if anything changed since the last freeze. */
   private freeze(): void {
-    if (!this.overlay.changes.pending) return;
-    const seq = ++this.seq;
-    const keep = this.options.volatile.map((p) => p.replace(/\/+$/, '')).filter(Boolean);
-    const layer = this.overlay.freezeStage(join(this.options.stageDir, `frozen-${seq}`), keep);
-    const taken = this.overlay.changes.taken();
-    this.snapshots.push({ layer, seq, carriesUpTo: seq, since: taken.since, bytes: taken.bytes, batch: null, failed: false });
-    this.lastFreeze = Date.now();
+    try {
+      if (this.stage.freeze()) this.lastFreeze = Date.now();
+    } catch (err) {
+      // Nothing changed: the writes stay in the live stage and the next tick tries again.
+      this.lastFreeze = Date.now();
+      throw Object.assign(new Error(`cannot freeze the stage: ${(err as Error).message}`), { code: (err as { code?: string }).code });
+    }
   }
 
   /** Flush snapshots oldest first; stop at the first failure (order matters) and back off. */
   private async drain(): Promise<void> {
-    while (this.snapshots.length > 0) {
-      const snapshot = this.snapshots[0]!;
+    while (this.stage.snapshotCount > 0) {
+      const snapshot = this.stage.snapshots[0]!;
       const started = Date.now();
       try {
-        if (snapshot.failed && !snapshot.batch) this.mergeNewerInto(snapshot);
-        await this.flushOne(snapshot);
+        if (snapshot.failed && !this.prepared.has(snapshot)) this.stage.foldNewerInto(snapshot);
+        const bytes = await this.flushOne(snapshot);
         this.lastError = null;
         this.backoffMs = 1_000;
         this.stats.flushes++;
-        this.stats.lastFlush = { success: true, timestamp: Date.now() / 1000, durationSeconds: (Date.now() - started) / 1000, bytes: snapshot.batch?.bytes ?? 0 };
+        this.stats.lastFlush = { success: true, timestamp: Date.now() / 1000, durationSeconds: (Date.now() - started) / 1000, bytes };
       } catch (err) {
         snapshot.failed = true;
-        this.lastError = err;
-        this.stats.flushFailures++;
-        const message = (err as Error).message;
-        this.stats.lastFlush = { success: false, timestamp: Date.now() / 1000, durationSeconds: (Date.now() - started) / 1000, bytes: 0, error: message };
-        this.retryAt = Date.now() + this.backoffMs;
-        this.options.log(`persistd: flush of batch ${snapshot.seq} failed, the data stays in RAM, retry in ${this.backoffMs / 1000}s: ${message}`);
-        this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+        this.failed(snapshot, err, started);
         break;
       } finally {
         this.writeMetrics();
@@ -184,67 +171,45 @@ export class Flusher {
     }
   }
 
-  private async flushOne(snapshot: Snapshot): Promise<void> {
+  /** Record and report a failure; the data stays in RAM and a retry comes after a backoff. */
+  private failed(snapshot: Snapshot | null, err: unknown, started = Date.now()): void {
+    this.lastError = err;
+    this.stats.flushFailures++;
+    const message = (err as Error).message;
+    this.stats.lastFlush = { success: false, timestamp: Date.now() / 1000, durationSeconds: (Date.now() - started) / 1000, bytes: 0, error: message };
+    this.retryAt = Date.now() + this.backoffMs;
+    const what = snapshot ? `flush of batch ${snapshot.seq}` : 'flush';
+    this.options.log(`persistd: ${what} failed, the data stays in RAM, retry in ${this.backoffMs / 1000}s: ${message}`);
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+  }
+
+  /** Journal (once), apply and retire one snapshot; returns the bytes it cost the flash. */
+  private async flushOne(snapshot: Snapshot): Promise<number> {
     const stepsBefore = stepsSoFar();
     const { paths } = this.options;
-    if (!snapshot.batch) {
-      const plan = planFlush({
-        frozen: snapshot.layer,
-        upperRoot: paths.upper,
-        lowerRoot: this.overlay.rootOf(this.overlay.layers.lowers),
-        lowerChild: (dir, name) => this.overlay.childIn(dir, name),
-        volatile: (vpath) => underAny(vpath, this.options.volatile),
-      });
+    let batch = this.prepared.get(snapshot);
+    if (!batch) {
+      const plan = this.stage.plan(snapshot, paths.upper);
       try {
-        snapshot.batch = await prepareBatch(paths, snapshot.seq, plan, (_, st) => this.overlay.inodes.of(snapshot.layer, st), this.pace, this.overlay.stubs);
+        batch = await prepareBatch(paths, snapshot.seq, plan, (_, st) => this.stage.shownIno(snapshot, st), this.pace, this.stage.stubs);
       } catch (err) {
         await rm(join(paths.journal, `batch-${snapshot.seq}.tmp`), { recursive: true, force: true }).catch(() => {});
         throw err;
       }
-      this.stats.flashBytesWritten += snapshot.batch.bytes;
+      this.prepared.set(snapshot, batch);
+      this.stats.flashBytesWritten += batch.bytes;
     }
-    const inodeMap = await applyBatch(paths, snapshot.batch.dir);
+    const inodeMap = await applyBatch(paths, batch.dir);
     // The batch is on the flash and retired: from here on nothing may fail the flush.
-    this.snapshots.shift();
+    const leftover = this.stage.retire(snapshot, inodeMap);
     this.durableSeq = snapshot.carriesUpTo;
-    try {
-      this.overlay.inodes.adopt(inodeMap);
-      this.overlay.stubs.flushed(snapshot.layer, paths.upper);
-    } catch (err) {
-      this.options.log(`persistd: bug after flushing batch ${snapshot.seq}: ${(err as Error).stack}`);
-    }
-    this.overlay.dropFrozen(snapshot.layer);
     this.options.log(
-      `persistd: flushed batch ${snapshot.seq}: ${stepsSoFar() - stepsBefore} steps, ${snapshot.batch.bytes} bytes, ${snapshot.batch.objects} objects`,
+      `persistd: flushed batch ${snapshot.seq}: ${stepsSoFar() - stepsBefore} steps, ${batch.bytes} bytes, ${batch.objects} objects`,
     );
-    await rm(snapshot.layer.root, { recursive: true, force: true });
-  }
-
-  /**
-   * A snapshot that could not be flushed (e.g. the flash is full) must not block what came after:
-   * deleting files to make room only shows in newer snapshots. So everything newer, the current
-   * stage included, is folded into it (on the stage's tmpfs: renames, no copies) and the next
-   * attempt flushes the union's current state.
-   */
-  private mergeNewerInto(oldest: Snapshot): void {
-    this.freeze();
-    const below = [...(this.overlay.layers.upper ? [this.overlay.layers.upper] : []), ...this.overlay.layers.lowers];
-    while (this.snapshots.length > 1) {
-      const newer = this.snapshots.splice(1, 1)[0]!;
-      const plan = planFlush({
-        frozen: newer.layer,
-        upperRoot: oldest.layer.root,
-        lowerRoot: this.overlay.rootOf(below),
-        lowerChild: (dir, name) => this.overlay.childIn(dir, name),
-      });
-      applyInRam(plan, oldest.layer.root);
-      this.overlay.stubs.merged(newer.layer, oldest.layer);
-      this.overlay.dropFrozen(newer.layer);
-      oldest.bytes += newer.bytes;
-      oldest.carriesUpTo = newer.carriesUpTo;
-      oldest.since = oldest.since ?? newer.since;
-      rmSync(newer.layer.root, { recursive: true, force: true });
-    }
+    await rm(leftover, { recursive: true, force: true }).catch((err: unknown) => {
+      this.options.log(`persistd: cannot remove the flushed snapshot ${leftover}: ${(err as Error).message}`);
+    });
+    return batch.bytes;
   }
 
   private writeMetrics(): void {

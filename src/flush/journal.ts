@@ -39,7 +39,8 @@ import {
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
-import { applyMetadata, copyObject } from '../overlay/copy-up.js';
+import { copyObject } from '../overlay/copy-up.js';
+import { applyMetadata } from '../overlay/metadata.js';
 import { isErrno } from '../overlay/errors.js';
 import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque, unescapeXattr } from '../overlay/format.js';
 import type { Stub, Stubs } from '../overlay/stubs.js';

@@ -8,7 +8,7 @@
  * written only where a lower still shows the name (an upper-only name is simply removed).
  */
 import { linkSync, mkdirSync, readdirSync, renameSync, rmSync, type BigIntStats } from 'node:fs';
-import { copyMetadata } from '../overlay/copy-up.js';
+import { copyMetadata } from '../overlay/metadata.js';
 import { hasOpaqueXattr, isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque } from '../overlay/format.js';
 import type { Layer } from '../overlay/index.js';
 import { childOf } from '../overlay/layers.js';

@@ -1,5 +1,4 @@
 import { native } from '../native/index.js';
-import { Changes } from './changes.js';
 import { CopyUp, type CopyUpHooks } from './copy-up.js';
 import { InodeNumbers, type InodeStore } from './inodes.js';
 import { Layers, type LayerConfig } from './layers.js';
@@ -14,9 +13,23 @@ export interface Caller {
   gid: number;
 }
 
+/** added: the name did not exist; deleted: it no longer does; modified: data; metadata: the rest. */
+export type ChangeKind = 'added' | 'modified' | 'deleted' | 'metadata';
+
+/** Where the union reports each change it makes (the stage keeps the record; direct mode none). */
+export interface ChangeSink {
+  note(vpath: string, kind: ChangeKind, bytes: number): void;
+  /** `from` was renamed to `to` (which existed before when `toExisted`). */
+  renamed(from: string, to: string, toExisted: boolean): void;
+}
+
+const NO_RECORD: ChangeSink = { note: () => {}, renamed: () => {} };
+
 export interface OverlayOptions {
   layers: LayerConfig;
   inodes: InodeStore;
+  /** Who records changes (the stage); nobody in direct mode. */
+  changes?: ChangeSink;
 }
 
 /** The parts every overlay operation works with. */
@@ -27,13 +40,14 @@ export class OverlayContext {
   readonly inodes: InodeNumbers;
   readonly copyUp: CopyUp;
   readonly orphans = new Orphans();
-  readonly changes = new Changes();
+  readonly changes: ChangeSink;
   readonly stubs = new Stubs();
   /** Smallest NAME_MAX of the layers: a name every layer can hold. */
   readonly nameMax: number;
 
   constructor(options: OverlayOptions, hooks: CopyUpHooks) {
     this.layers = new Layers(options.layers);
+    this.changes = options.changes ?? NO_RECORD;
     this.nameMax = Math.min(...this.layers.all.map((l) => native.statvfs(l.root)[10]!));
     this.resolver = new Resolver(this.layers, this.orphans, this.nameMax);
     this.work = new WorkDir(options.layers.work);

@@ -9,9 +9,7 @@
 import {
   closeSync,
   copyFileSync,
-  lchownSync,
   linkSync,
-  chmodSync,
   readdirSync,
   mkdirSync,
   openSync,
@@ -24,11 +22,11 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { native } from '../native/index.js';
-import { isErrno } from './errors.js';
-import { lstatOrNull, unescapeXattr } from './format.js';
+import { lstatOrNull } from './format.js';
 import type { InodeNumbers } from './inodes.js';
 import { parentOf, type Layers } from './layers.js';
 import type { Orphans } from './orphans.js';
+import { applyMetadata, setTimes } from './metadata.js';
 import { Stubs } from './stubs.js';
 import type { Entry, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
@@ -48,7 +46,6 @@ function namesInTree(root: string, ino: bigint): string[] {
   walk('/');
   return found;
 }
-const PERMISSION_BITS = 0o7777;
 const COPY_CHUNK = 1 << 20;
 
 export interface CopyUpHooks {
@@ -196,21 +193,6 @@ export function copyObject(src: string, st: BigIntStats, dst: string, dataBytes 
   applyMetadata(src, st, dst);
 }
 
-/** Owner, mode, xattrs and times of `src` (lstat `st`) onto `dst`, in the order that keeps them. */
-export function applyMetadata(src: string, st: BigIntStats, dst: string): void {
-  // chown clears setuid/setgid and security.capability, so it goes first.
-  lchownSync(dst, Number(st.uid), Number(st.gid));
-  if ((Number(st.mode) & S_IFMT) !== fsc.S_IFLNK) chmodSync(dst, Number(st.mode) & PERMISSION_BITS);
-  copyXattrs(src, dst);
-  setTimes(dst, st);
-}
-
-/** Give existing `dst` the metadata of `src` (e.g. a new stage root that stands for the old). */
-export function copyMetadata(src: string, dst: string): void {
-  const st = lstatOrNull(src);
-  if (st) applyMetadata(src, st, dst);
-}
-
 function copyFileData(src: string, dst: string, size: bigint, dataBytes: number): void {
   if (dataBytes >= Number(size)) {
     copyFileSync(src, dst, fsc.COPYFILE_EXCL);
@@ -235,29 +217,4 @@ function copyFileData(src: string, dst: string, size: bigint, dataBytes: number)
   } finally {
     closeSync(out);
   }
-}
-
-export function copyXattrs(src: string, dst: string): void {
-  let names: string[];
-  try {
-    names = native.llistxattr(src);
-  } catch (err) {
-    if (isErrno(err, 'EOPNOTSUPP')) return; // e.g. a squashfs built without xattrs
-    throw err;
-  }
-  for (const name of names) {
-    if (unescapeXattr(name) === null) continue; // overlayfs's own (opaque, origin, ...)
-    native.lsetxattr(dst, name, native.lgetxattr(src, name), 0);
-  }
-}
-
-/** Set atime/mtime from a stat, to the nanosecond, without following a symlink. */
-export function setTimes(path: string, st: BigIntStats): void {
-  native.lutimens(
-    path,
-    Number(st.atimeNs / 1_000_000_000n),
-    Number(st.atimeNs % 1_000_000_000n),
-    Number(st.mtimeNs / 1_000_000_000n),
-    Number(st.mtimeNs % 1_000_000_000n),
-  );
 }

@@ -52,7 +52,14 @@ export class OpenFiles {
       entry = this.ctx.copyUp.ensure(vpath, flags & fsc.O_TRUNC ? 0 : Infinity);
     }
     const fd = openSync(entry.real, (flags & PASSED_FLAGS) | (flags & fsc.O_TRUNC));
-    return this.add(fd, vpath, entry, flags);
+    const id = this.add(fd, vpath, entry, flags);
+    if (flags & fsc.O_TRUNC) {
+      // The stage file is empty now; a stub must not show its origin's bytes any more.
+      const stub = this.ctx.stubs.get(this.get(id).realIno);
+      if (stub) this.ctx.stubs.truncated(stub, 0);
+      this.ctx.changes.note(vpath, 'modified', 0);
+    }
+    return id;
   }
 
   /** create(2) with O_CREAT: a new file owned by the caller, or the existing one without O_EXCL. */
@@ -65,7 +72,7 @@ export class OpenFiles {
     createNode(this.ctx, caller, vpath, fsc.S_IFREG | mode, (real) => {
       fd = openSync(real, fsc.O_CREAT | fsc.O_EXCL | (flags & PASSED_FLAGS), 0o600);
     });
-    this.ctx.changes.note(0);
+    this.ctx.changes.note(vpath, 'added', 0);
     return this.add(fd, vpath, this.ctx.resolver.lookup(vpath), flags);
   }
 
@@ -94,7 +101,7 @@ export class OpenFiles {
     const at = stub && handle.flags & fsc.O_APPEND ? stub.size : position;
     const written = writeSync(handle.fd, buf, 0, length, at);
     if (stub) this.ctx.stubs.written(stub, at, written);
-    this.ctx.changes.note(written);
+    this.ctx.changes.note(handle.vpath, 'modified', written);
     return written;
   }
 
@@ -103,7 +110,7 @@ export class OpenFiles {
     ftruncateSync(handle.fd, size);
     const stub = this.ctx.stubs.get(handle.realIno);
     if (stub) this.ctx.stubs.truncated(stub, size);
-    this.ctx.changes.note(0);
+    this.ctx.changes.note(handle.vpath, 'modified', 0);
   }
 
   /**

@@ -7,18 +7,16 @@
 import { constants as fsc, mkdirSync, symlinkSync } from 'node:fs';
 import { native } from '../native/index.js';
 import * as attrs from './attributes.js';
-import type { Changes } from './changes.js';
-import { OverlayContext, type Caller, type OverlayOptions } from './context.js';
+import { OverlayContext, type Caller, type ChangeKind, type OverlayOptions } from './context.js';
 import { OpenFiles } from './files.js';
 import type { Layer, Layers } from './layers.js';
 import * as names from './namespace.js';
 import { isOpaqueDir } from './format.js';
-import { freezeStage } from './freeze.js';
 import { listDir, type DirEntry } from './readdir.js';
 import type { DirLayers, Entry } from './resolve.js';
 
 export type { Attributes, FsStats, Timespec } from './attributes.js';
-export type { Caller, OverlayOptions } from './context.js';
+export type { Caller, ChangeKind, ChangeSink, OverlayOptions } from './context.js';
 export type { DirEntry } from './readdir.js';
 export type { Layer, LayerConfig } from './layers.js';
 export { FsError, errnoCode, toNegativeErrno } from './errors.js';
@@ -41,10 +39,6 @@ export class Overlay {
     return this.ctx.layers;
   }
 
-  get changes(): Changes {
-    return this.ctx.changes;
-  }
-
   get inodes(): OverlayContext['inodes'] {
     return this.ctx.inodes;
   }
@@ -53,9 +47,21 @@ export class Overlay {
     return this.ctx.stubs;
   }
 
-  /** Freeze the stage for a flush (see freeze.ts); returns the snapshot's layer. */
-  freezeStage(frozenRoot: string, keepInStage: readonly string[] = []): Layer {
-    return freezeStage(this.ctx, this.files, frozenRoot, keepInStage);
+  /**
+   * The writable layer's tree was just moved to `frozenRoot` and a fresh, empty one put in its
+   * place (the stage froze it: src/stage/freeze.ts): show the snapshot as a read-only layer under
+   * it. Open files now point into the snapshot and are copied up on their next write.
+   */
+  stageFrozen(frozenRoot: string): Layer {
+    const frozen = this.ctx.layers.freeze(frozenRoot);
+    this.ctx.resolver.invalidate();
+    this.files.stageFrozen();
+    return frozen;
+  }
+
+  /** Something changed the stage's tree behind the union's back (a freeze moved paths). */
+  invalidate(): void {
+    this.ctx.resolver.invalidate();
   }
 
   /**
@@ -83,9 +89,9 @@ export class Overlay {
     this.ctx.resolver.invalidate();
   }
 
-  /** Something other than file data changed (the flush policy's clock starts). */
-  private changed(): void {
-    this.ctx.changes.note(0);
+  /** Report a change of `vpath` to whoever keeps the record (the stage). */
+  private changed(vpath: string, kind: ChangeKind): void {
+    this.ctx.changes.note(vpath, kind, 0);
   }
 
   getattr(vpath: string): attrs.Attributes {
@@ -107,65 +113,66 @@ export class Overlay {
 
   mkdir(caller: Caller, vpath: string, mode: number): void {
     names.createNode(this.ctx, caller, vpath, fsc.S_IFDIR | mode, (real) => mkdirSync(real, 0o700));
-    this.changed();
+    this.changed(vpath, 'added');
   }
 
   mknod(caller: Caller, vpath: string, mode: number, rdev: number): void {
     names.createNode(this.ctx, caller, vpath, mode, (real) => native.mknod(real, (mode & fsc.S_IFMT) | 0o600, rdev));
-    this.changed();
+    this.changed(vpath, 'added');
   }
 
   symlink(caller: Caller, target: string, vpath: string): void {
     names.createNode(this.ctx, caller, vpath, fsc.S_IFLNK | 0o777, (real) => symlinkSync(target, real));
-    this.changed();
+    this.changed(vpath, 'added');
   }
 
   link(fromV: string, toV: string): void {
     names.link(this.ctx, fromV, toV);
-    this.changed();
+    this.changed(toV, 'added');
   }
 
   unlink(vpath: string): void {
     names.unlink(this.ctx, vpath);
-    this.changed();
+    this.changed(vpath, 'deleted');
   }
 
   rmdir(vpath: string): void {
     names.rmdir(this.ctx, vpath);
-    this.changed();
+    this.changed(vpath, 'deleted');
   }
 
   rename(fromV: string, toV: string): void {
+    const toExisted = this.ctx.resolver.tryLookup(toV) !== null;
     names.rename(this.ctx, fromV, toV);
     this.files.renamed(fromV, toV);
-    this.changed();
+    this.ctx.changes.renamed(fromV, toV, toExisted);
   }
 
   /** Unlink `vpath` but keep the (open) object reachable as `hiddenV`; see orphans.ts. */
   detach(vpath: string, hiddenV: string): void {
     names.detach(this.ctx, vpath, hiddenV);
     this.files.renamed(vpath, hiddenV);
-    this.changed();
+    this.changed(vpath, 'deleted');
   }
 
   chmod(vpath: string, mode: number): void {
     attrs.chmod(this.ctx, vpath, mode);
-    this.changed();
+    this.changed(vpath, 'metadata');
   }
 
   chown(vpath: string, uid: number, gid: number): void {
     attrs.chown(this.ctx, vpath, uid, gid);
-    this.changed();
+    this.changed(vpath, 'metadata');
   }
 
   truncate(vpath: string, size: number): void {
     attrs.truncate(this.ctx, vpath, size);
-    this.changed();
+    this.changed(vpath, 'modified');
   }
 
   utimens(vpath: string, atime: attrs.Timespec, mtime: attrs.Timespec): void {
     attrs.utimens(this.ctx, vpath, atime, mtime);
-    this.changed();
+    this.changed(vpath, 'metadata');
   }
 
   getxattr(vpath: string, name: string): Buffer {
@@ -178,12 +185,12 @@ export class Overlay {
 
   setxattr(vpath: string, name: string, value: Buffer, flags: number): void {
     attrs.setxattr(this.ctx, vpath, name, value, flags);
-    this.changed();
+    this.changed(vpath, 'metadata');
   }
 
   removexattr(vpath: string, name: string): void {
     attrs.removexattr(this.ctx, vpath, name);
-    this.changed();
+    this.changed(vpath, 'metadata');
   }
 
   statfs(): attrs.FsStats {

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { copyMetadata } from '../overlay/copy-up.js';
+import { copyMetadata } from '../overlay/metadata.js';
 
 export interface StageDirs {
   top: string;
