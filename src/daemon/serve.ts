@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { FlushPolicy } from '../flush/flusher.js';
+import { compactDirectLog, compactInodeMaps } from '../flush/inode-maps.js';
 import { flashPaths, recoverJournal } from '../flush/journal.js';
 import type { FlushStats } from '../flush/metrics.js';
 import { sleep } from '../flush/sleep.js';
@@ -47,6 +48,7 @@ export async function serve(request: ServeRequest): Promise<Serving> {
   let stage: Stage | null = null;
   if (layout.mode === 'direct') {
     const inodeLog = join(layout.work, INODE_LOG);
+    compactDirectLog(layout.upper!, inodeLog);
     union = new Overlay({
       layers: { upper: layout.upper!, work: layout.work, lowers: layout.lowers },
       inodes: { readFrom: [inodeLog], appendTo: inodeLog, epoch: 0 },
@@ -60,7 +62,8 @@ export async function serve(request: ServeRequest): Promise<Serving> {
       for (const seq of recovery.rolledBack) log(`persistd: recovery: rolled back uncommitted batch ${seq}`);
       for (const seq of recovery.completed) log(`persistd: recovery: completed committed batch ${seq}`);
       lastSeq = recovery.lastSeq;
-      epoch = await nextEpoch(layout.flashDir!);
+      const maps = compactInodeMaps(paths.inodes);
+      epoch = await nextEpoch(layout.flashDir!, maps.highestEpoch);
     }
     stage = new Stage({
       dir: layout.stage!,

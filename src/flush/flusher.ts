@@ -11,6 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot, Stage } from '../stage/index.js';
 import { stepsSoFar } from './crash.js';
+import { compactInodeMaps } from './inode-maps.js';
 import { applyBatch, prepareBatch, type FlashPaths, type Pace, type PreparedBatch } from './journal.js';
 import { deviceStatPath, prometheusText, readDeviceCounters, writeAtomically, type FlushStats } from './metrics.js';
 import { sleep } from './sleep.js';
@@ -41,6 +42,8 @@ export interface FlusherOptions {
 const TICK_MS = 200;
 const METRICS_EVERY_MS = 5_000;
 const MAX_BACKOFF_MS = 60_000;
+/** Flushes between compactions of FLASH/inodes. */
+const COMPACT_EVERY = 64;
 
 export class Flusher {
   /** Every snapshot up to this number is on the flash. */
@@ -53,6 +56,7 @@ export class Flusher {
   private backoffMs = 1_000;
   private lastError: unknown = null;
   private lastMetrics = 0;
+  private sinceCompaction = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly stats: FlushStats;
   private readonly deviceStat: string | null;
@@ -206,10 +210,21 @@ export class Flusher {
     this.options.log(
       `persistd: flushed batch ${snapshot.seq}: ${stepsSoFar() - stepsBefore} steps, ${batch.bytes} bytes, ${batch.objects} objects`,
     );
+    if (++this.sinceCompaction >= COMPACT_EVERY) this.compactInodeMaps();
     await rm(leftover, { recursive: true, force: true }).catch((err: unknown) => {
       this.options.log(`persistd: cannot remove the flushed snapshot ${leftover}: ${(err as Error).message}`);
     });
     return batch.bytes;
+  }
+
+  /** One mapping file per flush would pile up on the flash: fold them into one now and then. */
+  private compactInodeMaps(): void {
+    this.sinceCompaction = 0;
+    try {
+      compactInodeMaps(this.options.paths.inodes);
+    } catch (err) {
+      this.options.log(`persistd: cannot compact the inode maps in ${this.options.paths.inodes} (kept as they are): ${(err as Error).message}`);
+    }
   }
 
   private writeMetrics(): void {

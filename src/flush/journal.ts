@@ -38,6 +38,7 @@ import {
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UserError } from '../errors.js';
 import { native } from '../native/index.js';
 import { copyObject } from '../overlay/copy-up.js';
 import { applyMetadata } from '../overlay/metadata.js';
@@ -45,6 +46,7 @@ import { isErrno } from '../overlay/errors.js';
 import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque, unescapeXattr } from '../overlay/format.js';
 import type { Stub, Stubs } from '../overlay/stubs.js';
 import { step } from './crash.js';
+import { forgetLinesFor } from './inode-maps.js';
 import type { Plan, PlanOp } from './plan.js';
 
 /** Operations as stored: sources are replaced by object names inside the batch. */
@@ -67,7 +69,14 @@ interface Meta {
   xattrs: Record<string, string>;
 }
 
+/**
+ * The journal format's version. 1: the first format, which carried no version field (read as 1:
+ * same operations). A journal from a newer persist is refused, never guessed at.
+ */
+export const JOURNAL_VERSION = 2;
+
 interface Manifest {
+  version?: number;
   seq: number;
   ops: StoredOp[];
 }
@@ -117,6 +126,10 @@ export async function prepareBatch(
   let bytes = 0;
   let count = 0;
   for (const op of plan.ops) {
+    // The flusher is the upper's only writer: what is there now is what the operation replaces
+    // (a patch keeps the object, and so its mapping).
+    const replaces = op.op === 'put' || op.op === 'dir' || op.op === 'remove' || op.op === 'whiteout';
+    const forget = () => (replaces && op.path !== '/' ? forgetLinesFor(paths.upper + op.path) : []);
     if (op.op === 'put' || op.op === 'dir') {
       const name = String(++count);
       const target = join(objects, name);
@@ -130,6 +143,7 @@ export async function prepareBatch(
         stored.push({ op: 'patch', path: op.path, object: name, ranges, size: stub.size, meta: metaOf(op.source) });
         continue;
       }
+      inodeLines.push(...forget());
       bytes += stub && op.op === 'put' ? await buildFromStub(stubs, stub, op.source, target, st, pace) : await buildObject(op, st, target, pace);
       step();
       const built = lstatSync(target, { bigint: true });
@@ -140,12 +154,13 @@ export async function prepareBatch(
       identityByPath.set(op.path, identity);
       stored.push(op.op === 'put' ? { op: 'put', path: op.path, object: name } : { op: 'dir', path: op.path, object: name, opaque: op.opaque });
     } else {
+      inodeLines.push(...forget());
       if (op.op === 'link') inodeLines.push(`link\t${identityByPath.get(op.target)}\t${op.path}`);
       stored.push(toStored(op));
     }
   }
   writeFileSync(join(tmp, 'inodes'), inodeLines.join('\n') + '\n', { mode: 0o600 });
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ seq, ops: stored } satisfies Manifest), { mode: 0o600 });
+  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify({ version: JOURNAL_VERSION, seq, ops: stored } satisfies Manifest), { mode: 0o600 });
   // One syncfs makes every object and the manifest durable at once (one journal commit, where an
   // fsync per file and directory would cost one each: wear).
   await native.syncfs(tmp);
@@ -263,9 +278,34 @@ async function buildFromStub(stubs: Stubs, stub: Stub, source: string, target: s
 }
 
 
+/**
+ * A committed batch's manifest, checked. A committed manifest was made durable before the commit
+ * rename, so one that does not parse means the flash itself lost data: that is never guessed at.
+ * The error says what the operator can do (see README, "A corrupt journal").
+ */
+function readManifest(batchDir: string): Manifest {
+  const file = join(batchDir, 'manifest.json');
+  const aside = `${batchDir}.corrupt`;
+  const recovery = `to serve the upper as it is (it may hold part of this batch), move the batch aside: mv ${batchDir} ${aside}; ` +
+    'or mount the upper read-only with the kernel (mount -t overlay -o lowerdir=UPPER:LOWER) to inspect it';
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+    if (!manifest || !Array.isArray(manifest.ops) || typeof manifest.seq !== 'number') throw new SyntaxError('no seq or ops');
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new UserError(`the flush journal's committed batch ${file} is corrupt (${err.message}); persistd will not apply it`, recovery);
+  }
+  const version = manifest.version ?? 1;
+  if (!Number.isInteger(version) || version < 1 || version > JOURNAL_VERSION) {
+    throw new UserError(`the flush journal's batch ${file} has format version ${String(manifest.version)}, this persistd reads 1 to ${JOURNAL_VERSION} (written by a newer persist?)`, `run that persist again to finish it, or ${recovery}`);
+  }
+  return manifest;
+}
+
 /** Apply a committed batch to the upper, then retire it. Safe to run again after a crash. */
 export async function applyBatch(paths: FlashPaths, batchDir: string): Promise<string> {
-  const manifest = JSON.parse(readFileSync(join(batchDir, 'manifest.json'), 'utf8')) as Manifest;
+  const manifest = readManifest(batchDir);
   const upperPath = (vpath: string) => (vpath === '/' ? paths.upper : paths.upper + vpath);
   for (const op of manifest.ops) {
     const target = upperPath(op.path);

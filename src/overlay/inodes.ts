@@ -20,9 +20,13 @@ const EPOCH_MASK = (1n << (TAG_SHIFT - EPOCH_SHIFT)) - 1n;
 
 /** Identity of an object in its layer that survives inode-number reuse (upper: plus birth time). */
 export function identityOf(layer: Layer, stat: BigIntStats): string {
-  if (layer.kind === 'upper') return `u:${stat.ino}:${stat.birthtimeNs}`;
+  if (layer.kind === 'upper') return upperIdentity(stat);
   if (layer.tag === STAGE_TAG) return `s:${stat.ino}`;
   return `l${layer.tag}:${stat.ino}`;
+}
+
+export function upperIdentity(stat: BigIntStats): string {
+  return `u:${stat.ino}:${stat.birthtimeNs}`;
 }
 
 export interface InodeStore {
@@ -62,11 +66,18 @@ export class InodeNumbers {
   }
 
   /**
-   * What a flush persisted for upper objects: "IDENTITY NUMBER" lines, and "link\tIDENTITY\tPATH"
-   * lines naming the links of multiply linked objects.
+   * What a flush persisted for upper objects: "IDENTITY NUMBER" lines, "link\tIDENTITY\tPATH"
+   * lines naming the links of multiply linked objects, and "forget\tIDENTITY" lines for objects
+   * the flush removed from the upper (so the map holds only objects that exist).
    */
   adopt(lines: string): void {
     for (const line of lines.split('\n')) {
+      if (line.startsWith('forget\t')) {
+        const identity = line.slice('forget\t'.length);
+        this.origins.delete(identity);
+        this.names.delete(identity);
+        continue;
+      }
       if (line.startsWith('link\t')) {
         const [, identity, path] = line.split('\t');
         if (!identity || !path) continue;
@@ -90,6 +101,11 @@ export class InodeNumbers {
     for (const identity of identities) this.origins.delete(identity);
   }
 
+  /** How many mappings are held (for the soak benchmark: it must not grow without end). */
+  get size(): number {
+    return this.origins.size + this.names.size;
+  }
+
   private load(path: string): void {
     try {
       this.adopt(readFileSync(path, 'utf8'));
@@ -99,10 +115,17 @@ export class InodeNumbers {
   }
 }
 
-/** Every mapping file in a directory (the flusher writes one per batch). */
+/**
+ * The mapping files in a directory, in the order they must be read: the compacted `map` first,
+ * then one file per batch by batch number (batch-10 after batch-9).
+ */
 export function mappingFilesIn(dir: string): string[] {
+  const order = (name: string) => (name === 'map' ? -1 : Number(/^batch-(\d+)$/.exec(name)?.[1] ?? NaN));
   try {
-    return readdirSync(dir).sort().map((name) => join(dir, name));
+    return readdirSync(dir)
+      .filter((name) => Number.isFinite(order(name)))
+      .sort((a, b) => order(a) - order(b))
+      .map((name) => join(dir, name));
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return [];
     throw err;

@@ -8,14 +8,14 @@
  * and `fsync`; signals and the control plane call `commit` and `status`; the flusher (the stage's
  * worker towards the flash, created here in staged mode) freezes, folds and retires snapshots.
  */
-import { rmSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { Flusher, underAny, type FlushPolicy } from '../flush/flusher.js';
 import type { FlashPaths } from '../flush/journal.js';
 import type { FlushStats } from '../flush/metrics.js';
 import { applyInRam, planFlush, type Plan } from '../flush/plan.js';
-import { Overlay } from '../overlay/index.js';
-import type { InodeStore } from '../overlay/inodes.js';
+import { Overlay, type Layer } from '../overlay/index.js';
+import { identityOf, type InodeStore } from '../overlay/inodes.js';
 import type { Stubs } from '../overlay/stubs.js';
 import { backpressure, type AdmitWrite } from './backpressure.js';
 import { Changes, ChangeRecord, type PathChange } from './changes.js';
@@ -228,6 +228,8 @@ export class Stage {
     this.queue.shift();
     try {
       this.union.inodes.adopt(inodeMap);
+      // Its objects are the upper's now: the RAM copies' mappings would only pile up.
+      this.union.inodes.forgetStage(identitiesIn(snapshot.layer));
       if (this.options.upper) this.stubs.flushed(snapshot.layer, this.options.upper);
     } catch (err) {
       this.options.log(`persistd: bug after flushing batch ${snapshot.seq}: ${(err as Error).stack}`);
@@ -235,4 +237,18 @@ export class Stage {
     this.union.dropFrozen(snapshot.layer);
     return snapshot.layer.root;
   }
+}
+
+/** The inode identities of every object in a (RAM) layer's tree. */
+function identitiesIn(layer: Layer): string[] {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      found.push(identityOf(layer, lstatSync(path, { bigint: true })));
+      if (entry.isDirectory()) walk(path);
+    }
+  };
+  walk(layer.root);
+  return found;
 }
