@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../../test/support/cleanup.js';
-import { StagedPersistd } from '../../test/support/staged-persistd.js';
+import { startPersistd } from '../../test/support/persistd.js';
 import { makeTempDir } from '../../test/support/tempdir.js';
 import { mountTmpfs } from '../../test/support/tmpfs.js';
 
@@ -102,7 +102,7 @@ async function runCase(name: string, rate: string, idleMs: number): Promise<Case
       '--flush-interval', '1h', '--min-interval', '1h', '--max-dirty', '1GiB', '--rate-limit', rate,
       ...(name === 'fsync' ? ['--fsync-honor', '/data/critical'] : []),
     ];
-    const daemon = await StagedPersistd.start(cleanup, { lowers: [lower], upper: join(flash, 'upper'), stage, mountpoint: mnt, extraArgs: daemonArgs });
+    const daemon = await startPersistd(cleanup, { lowers: [lower], upper: join(flash, 'upper'), stage, mountpoint: mnt, extraArgs: daemonArgs });
     writeFileSync(join(mnt, 'data/other'), 'x'.repeat(16 * 1024));
     const files = [join(mnt, 'etc/hostname'), join(mnt, 'data/other')];
     const writer = name === 'backpressure'

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { Cleanup } from '../../test/support/cleanup.js';
 import { run } from '../../test/support/command.js';
 import { mountKernelOverlay } from '../../test/support/overlayfs.js';
+import { startPersistd } from '../../test/support/persistd.js';
 import { mountTmpfs } from '../../test/support/tmpfs.js';
-import { startDaemon } from './daemon.js';
 import type { Flash } from './flash.js';
 import { formatDuration } from './units.js';
 
@@ -93,16 +93,23 @@ function persistSystem(name: string, staged: boolean): SystemDefinition {
       const mountpoint = join(dir, 'root');
       mkdirSync(mountpoint, { recursive: true });
       let stageMount: string | undefined;
-      const extraArgs: string[] = [];
+      let stage: string | undefined;
       if (staged) {
         stageMount = mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: settings.stageSize });
-        const stage = join(stageMount, 'stage');
+        stage = join(stageMount, 'stage');
         mkdirSync(stage);
-        extraArgs.push('--stage', stage, ...settings.persistStagedArgs);
       }
       // No --work: persistd's default (a `work` directory beside the upper) is FLASH/work.
-      const args = ['mount', '--lower', lower, '--upper', flashLayers(flash).upper, ...extraArgs, mountpoint];
-      const daemon = await startDaemon(cleanup, args, mountpoint, { stopGraceMs: settings.stopGraceMs });
+      // The final flush after SIGTERM is part of what is measured: it gets a long grace period.
+      const daemon = await startPersistd(cleanup, {
+        lowers: [lower],
+        upper: flashLayers(flash).upper,
+        stage,
+        extraArgs: staged ? settings.persistStagedArgs : [],
+        mountpoint,
+        readyTimeoutMs: 20_000,
+        stopGraceMs: settings.stopGraceMs,
+      });
       return {
         mountpoint,
         ...(stageMount === undefined ? {} : { stageMount }),
@@ -116,13 +123,8 @@ function persistSystem(name: string, staged: boolean): SystemDefinition {
                 `its final flush may be missing, so the numbers would be wrong. Output tail:\n${exit.output.slice(-4000)}`,
             );
           }
-          // persistd's own account: `persistd: flushed batch SEQ: STEPS steps, BYTES bytes, OBJECTS objects`.
-          const batches = [...exit.output.matchAll(/flushed batch (\d+): (\d+) steps, (\d+) bytes, (\d+) objects/g)].map((m) => ({
-            seq: Number(m[1]),
-            steps: Number(m[2]),
-            bytes: Number(m[3]),
-            objects: Number(m[4]),
-          }));
+          // persistd's own account: every `persistd: flushed batch SEQ: STEPS steps, BYTES bytes, OBJECTS objects`.
+          const batches = daemon.flushedBatches();
           const flushedBytes = batches.reduce((sum, batch) => sum + batch.bytes, 0);
           return { details: { ...details, flushes: batches.length, flushedBytes, batches, outputTail: exit.output.slice(-2000) } };
         },

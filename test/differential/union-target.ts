@@ -43,9 +43,10 @@ export async function mountUnionUnderTest(
   const daemon = await startPersistd(cleanup, {
     lowers: layers.lowers,
     upper: layers.upper,
+    stage: staged ? stage : undefined,
     work: staged ? undefined : layers.work,
     mountpoint,
-    extraArgs: staged ? ['--stage', stage, '--flush-interval', '50ms', '--min-interval', '0', '--rate-limit', '1GiB/s'] : [],
+    extraArgs: staged ? ['--flush-interval', '50ms', '--min-interval', '0', '--rate-limit', '1GiB/s'] : [],
   });
   return {
     kind,

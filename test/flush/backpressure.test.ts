@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { tryRun } from '../support/command.js';
 import { attachFlash, createFlashImage } from '../support/flash-image.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { buildLower, inMount, kernelView, StageDirs, writeSourceFiles } from './flush-fixture.js';
@@ -27,7 +27,7 @@ describe('backpressure: a writer outrunning a tiny stage is slowed down, never f
   let dir: string;
   let lowers: string[];
   let flashRoot: string;
-  let daemon: StagedPersistd;
+  let daemon: Persistd;
   const digests = new Map<string, string>();
 
   before(async () => {
@@ -39,7 +39,7 @@ describe('backpressure: a writer outrunning a tiny stage is slowed down, never f
     const sources = join(dir, 'sources');
     for (const [name, digest] of writeSourceFiles(sources, FILES, FILE_BYTES, 2000)) digests.set(name, digest);
     mkdirSync(join(dir, 'mnt'));
-    daemon = await StagedPersistd.start(cleanup, {
+    daemon = await startPersistd(cleanup, {
       lowers,
       upper: join(flashRoot, 'upper'),
       stage: stages.next(),

@@ -14,7 +14,7 @@ import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
 import { attachFlash, createFlashImage, readBlockDeviceStat, type FlashMount } from '../support/flash-image.js';
 import { metric, readMetrics, waitForMetrics, type Metrics } from '../support/prometheus-textfile.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -33,7 +33,7 @@ describe('coalescing: the flash sees the net change of a batch, once', () => {
   const cleanup = new Cleanup();
   let dir: string;
   let flash: FlashMount;
-  let daemon: StagedPersistd;
+  let daemon: Persistd;
   let metricsFile: string;
   let stageDir: string;
 
@@ -67,7 +67,7 @@ describe('coalescing: the flash sees the net change of a batch, once', () => {
     flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
     metricsFile = join(dir, 'metrics.prom');
     mkdirSync(mnt());
-    daemon = await StagedPersistd.start(cleanup, {
+    daemon = await startPersistd(cleanup, {
       lowers,
       upper: upper(),
       stage: (stageDir = stages.next()),

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { attachFlash, copyImage, createFlashImage, type FlashMount } from '../support/flash-image.js';
-import { StagedPersistd, type FlushedBatch } from '../support/staged-persistd.js';
+import { startPersistd, type FlushedBatch, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { snapshotTree, type TreeEntry } from '../support/tree-snapshot.js';
@@ -140,8 +140,8 @@ describe('flush crash points: the upper is the pre- or the post-batch state afte
     return flash;
   };
 
-  const startDaemon = (env: Record<string, string> = {}): Promise<StagedPersistd> =>
-    StagedPersistd.start(cleanup, {
+  const startDaemon = (env: Record<string, string> = {}): Promise<Persistd> =>
+    startPersistd(cleanup, {
       lowers,
       upper: join(flashRoot(), 'upper'),
       stage: stages.next(),
@@ -150,7 +150,7 @@ describe('flush crash points: the upper is the pre- or the post-batch state afte
       env,
     });
 
-  const stopCleanly = async (daemon: StagedPersistd, what: string): Promise<void> => {
+  const stopCleanly = async (daemon: Persistd, what: string): Promise<void> => {
     const exit = await daemon.stop();
     assert.equal(exit.code, 0, `${what}: persistd should exit 0 on SIGTERM, got ${JSON.stringify({ code: exit.code, signal: exit.signal, forced: exit.forced })}; output:\n${exit.output.slice(-4000)}`);
     assert.equal(exit.forced, false, `${what}: persistd needed SIGKILL or left its mount behind`);

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { attachFlash, createFlashImage } from '../support/flash-image.js';
 import { metric, readMetrics, waitForMetrics } from '../support/prometheus-textfile.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -27,7 +27,7 @@ describe('ENOSPC on the flash: the flush fails, nothing is lost, a later flush s
   const cleanup = new Cleanup();
   let dir: string;
   let lowers: string[];
-  let daemon: StagedPersistd;
+  let daemon: Persistd;
   let metricsFile: string;
   let flashRoot: string;
   const digests = new Map<string, string>();
@@ -52,7 +52,7 @@ describe('ENOSPC on the flash: the flush fails, nothing is lost, a later flush s
     digests.set('README', createHash('sha256').update('lower file\n').digest('hex'));
     metricsFile = join(dir, 'metrics.prom');
     mkdirSync(join(dir, 'mnt'));
-    daemon = await StagedPersistd.start(cleanup, {
+    daemon = await startPersistd(cleanup, {
       lowers,
       upper: join(flashRoot, 'upper'),
       stage: stages.next(),

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
 import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { buildLower, inMount, StageDirs, writeSourceFiles } from './flush-fixture.js';
@@ -44,7 +44,7 @@ describe('fsync: defer by default, honor under --fsync-honor', () => {
     flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
     mkdirSync(mnt());
     // A flush interval far longer than the test: only an honored fsync can bring a flush.
-    await StagedPersistd.start(cleanup, {
+    await startPersistd(cleanup, {
       lowers,
       upper: upper(),
       stage: stages.next(),
@@ -73,7 +73,7 @@ describe('fsync under --fsync-honor on a full flash', () => {
   const cleanup = new Cleanup();
   let dir: string;
   let flash: FlashMount;
-  let daemon: StagedPersistd;
+  let daemon: Persistd;
   const mnt = (): string => join(dir, 'mnt');
   const upper = (): string => join(flash.mountpoint, 'upper');
 
@@ -85,7 +85,7 @@ describe('fsync under --fsync-honor on a full flash', () => {
     flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
     writeSourceFiles(join(dir, 'sources'), 24, MIB, 7);
     mkdirSync(mnt());
-    daemon = await StagedPersistd.start(cleanup, {
+    daemon = await startPersistd(cleanup, {
       lowers, upper: upper(), stage: stages.next(), mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '1h', '--max-dirty', '1GiB', '--fsync-honor', '/var/lib/critical'],
     });

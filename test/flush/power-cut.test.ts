@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { attachFlash, copyImage, createFlashImage, type FlashMount } from '../support/flash-image.js';
 import { mountKernelOverlay } from '../support/overlayfs.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { buildLower, environmentNumber, inMount, prng, StageDirs } from './flush-fixture.js';
@@ -86,8 +86,8 @@ describe('power cut during SQLite transactions: the database survives as a prefi
     rmSync(cutImage, { force: true });
     copyImage(emptyImage, working);
     let flash: FlashMount = attachFlash(local, working, flashRoot);
-    const start = (): Promise<StagedPersistd> =>
-      StagedPersistd.start(local, { lowers, upper: join(flashRoot, 'upper'), stage: stages.next(), mountpoint: mnt, extraArgs: POLICY });
+    const start = (): Promise<Persistd> =>
+      startPersistd(local, { lowers, upper: join(flashRoot, 'upper'), stage: stages.next(), mountpoint: mnt, extraArgs: POLICY });
 
     const daemon = await start();
     inMount(mnt, `sqlite3 -bail var/app.db 'PRAGMA journal_mode=${journalMode};' 'CREATE TABLE t(i INTEGER PRIMARY KEY, pad BLOB);' > /dev/null`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { buildLower, StageDirs } from './flush-fixture.js';
@@ -18,7 +18,7 @@ describe('--volatile: paths kept in RAM only', () => {
   const cleanup = new Cleanup();
   let dir: string;
   let flash: FlashMount;
-  let daemon: StagedPersistd;
+  let daemon: Persistd;
   const mnt = (): string => join(dir, 'mnt');
   const upper = (): string => join(flash.mountpoint, 'upper');
 
@@ -29,7 +29,7 @@ describe('--volatile: paths kept in RAM only', () => {
     createFlashImage(join(dir, 'flash.img'), { sizeBytes: 64 * MIB });
     flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
     mkdirSync(mnt());
-    daemon = await StagedPersistd.start(cleanup, {
+    daemon = await startPersistd(cleanup, {
       lowers,
       upper: upper(),
       stage: stages.next(),

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { snapshotTree } from '../support/tree-snapshot.js';
@@ -23,7 +23,7 @@ describe('volatile mode: --stage without --upper', () => {
   let flashDir: string;
   let topLevelBefore: string[];
 
-  const start = (stage: string): Promise<StagedPersistd> => StagedPersistd.start(cleanup, { lowers: [lower], stage, mountpoint: mnt });
+  const start = (stage: string): Promise<Persistd> => startPersistd(cleanup, { lowers: [lower], stage, mountpoint: mnt });
 
   before(() => {
     dir = makeTempDir(cleanup);

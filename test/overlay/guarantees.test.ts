@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
-import { startPersistd, type PersistdHandle } from '../support/persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { buildSquashfs, mountSquashfs } from '../support/squashfs.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
@@ -36,7 +36,7 @@ describe('persistd mount guarantees', () => {
   let plain: string;
   let rw: string;
   let mnt: string;
-  let daemon: PersistdHandle;
+  let daemon: Persistd;
 
   const start = async () => {
     daemon = await startPersistd(cleanup, { lowers: [lower, plain], upper: join(rw, 'upper'), work: join(rw, 'work'), mountpoint: mnt });

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run, tryRun } from '../support/command.js';
 import { mountKernelOverlay } from '../support/overlayfs.js';
-import { startPersistd, type PersistdHandle } from '../support/persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { buildSquashfs, mountSquashfs } from '../support/squashfs.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
@@ -92,7 +92,7 @@ describe('real programs inside the mount', () => {
   let rw: string;
   let kernelRoot: string;
   let persistRoot: string;
-  let daemon: PersistdHandle;
+  let daemon: Persistd;
   let tarball: string;
 
   before(async () => {

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
 import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
-import { StagedPersistd } from '../support/staged-persistd.js';
+import { startPersistd, type Persistd } from '../support/persistd.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { buildLower, StageDirs } from '../flush/flush-fixture.js';
@@ -21,7 +21,7 @@ describe('open handles across directory renames and freezes (staged)', () => {
   const cleanup = new Cleanup();
   let dir: string;
   let flash: FlashMount;
-  let daemon: StagedPersistd;
+  let daemon: Persistd;
   const mnt = (): string => join(dir, 'mnt');
   const upper = (): string => join(flash.mountpoint, 'upper');
 
@@ -32,7 +32,7 @@ describe('open handles across directory renames and freezes (staged)', () => {
     createFlashImage(join(dir, 'flash.img'), { sizeBytes: 64 * MIB });
     flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
     mkdirSync(mnt());
-    daemon = await StagedPersistd.start(cleanup, {
+    daemon = await startPersistd(cleanup, {
       lowers, upper: upper(), stage: stages.next(), mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '1h'],
     });

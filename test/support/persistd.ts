@@ -1,10 +1,15 @@
-// Starts and stops the daemon under test. It runs in its own process (a process that touches the
-// FUSE mount it serves deadlocks) and its own process group (so stray helpers die with it).
-// Stopping always ends with no process and no mount left, escalating SIGTERM → SIGKILL →
-// connection abort + lazy unmount when the daemon does not cooperate.
+// The one way tests and benchmarks start the daemon under test, in any mode: direct (--upper),
+// staged (--upper and --stage) or volatile (--stage only). It runs in its own process (a process
+// that touches the FUSE mount it serves deadlocks) and its own process group (so stray helpers die
+// with it). Starting resolves once the mount is in mountinfo. Stopping always ends with no process
+// and no mount left, escalating SIGTERM → SIGKILL → connection abort + lazy unmount when the daemon
+// does not cooperate. On top of that a caller can pass environment (PERSIST_CRASH_AT), send
+// signals (SIGUSR1 = flush now), wait for lines the daemon prints (`persistd: flushed batch ...`)
+// and wait for the daemon to die on its own.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Cleanup } from './cleanup.js';
 import { findMount } from './mountinfo.js';
 import { findRepoRoot } from './repo-root.js';
@@ -13,147 +18,258 @@ import { isMounted, unmountForcefully } from './unmount.js';
 export interface PersistdOptions {
   /** Lower layers, uppermost first. */
   lowers: readonly string[];
-  upper: string;
-  /** Direct mode's --work; leave out in staged mode (pass --stage in extraArgs). */
+  /** --upper (FLASH/upper in staged mode); leave out with a stage for volatile mode. */
+  upper?: string;
+  /** --stage: the RAM stage of staged and volatile mode. */
+  stage?: string;
+  /** --work; in direct mode the daemon's default is a `work` directory beside the upper. */
   work?: string;
   mountpoint: string;
+  /** Flush policy and other flags (--flush-interval 1s, --metrics-file F, ...), before the mountpoint. */
   extraArgs?: readonly string[];
+  /** Added to this process's environment (e.g. PERSIST_CRASH_AT). */
+  env?: Record<string, string>;
   /** Filesystem type mountinfo shows once the daemon is serving. */
   fstype?: string;
+  /** How long the mount may take to appear (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * How long SIGTERM may take before stop() forces its way. Default 10 s in direct mode and 60 s
+   * with a stage: SIGTERM flushes first, and a rate-limited flush takes a while.
+   */
+  stopGraceMs?: number;
 }
 
-export interface PersistdExit {
+export interface DaemonExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** True if SIGTERM was not enough (SIGKILL, connection abort or forced unmount were needed). */
+}
+
+export interface StopResult extends DaemonExit {
+  /** True if SIGTERM was not enough, or the daemon had died and left its mount behind. */
   forced: boolean;
+  /** What the daemon printed (stdout and stderr interleaved; the last 2-4 MiB). */
   output: string;
 }
 
-export interface PersistdHandle {
-  pid: number;
-  mountpoint: string;
-  /** Everything the daemon printed so far (stdout and stderr interleaved, tail only). */
-  output(): string;
-  /** Stops the daemon and removes its mount; safe to call more than once. */
-  stop(): Promise<PersistdExit>;
+/** One `persistd: flushed batch SEQ: STEPS steps, BYTES bytes, OBJECTS objects` line. */
+export interface FlushedBatch {
+  seq: number;
+  steps: number;
+  bytes: number;
+  objects: number;
 }
 
-const OUTPUT_TAIL_BYTES = 64 * 1024;
-const STOP_GRACE_MS = 10_000;
+const FLUSHED_LINE = /persistd: flushed batch (\d+): (\d+) steps, (\d+) bytes, (\d+) objects/;
+const DIRECT_STOP_GRACE_MS = 10_000;
+const STAGED_STOP_GRACE_MS = 60_000;
+const OUTPUT_KEPT_MAX = 4 * 1024 * 1024;
+const OUTPUT_KEPT_AFTER_TRIM = 2 * 1024 * 1024;
 
-export async function startPersistd(cleanup: Cleanup, options: PersistdOptions): Promise<PersistdHandle> {
-  const script = join(findRepoRoot(), 'bin', 'persistd.js');
-  const args = [
-    script, 'mount',
+export function parseFlushedBatches(output: string): FlushedBatch[] {
+  const batches: FlushedBatch[] = [];
+  for (const line of output.split('\n')) {
+    const batch = parseFlushedLine(line);
+    if (batch) batches.push(batch);
+  }
+  return batches;
+}
+
+function parseFlushedLine(line: string): FlushedBatch | undefined {
+  const match = FLUSHED_LINE.exec(line);
+  if (!match) return undefined;
+  return { seq: Number(match[1]), steps: Number(match[2]), bytes: Number(match[3]), objects: Number(match[4]) };
+}
+
+/** The daemon's command line (after `node`), as the options spell it. */
+export function persistdArgs(options: PersistdOptions): string[] {
+  if (options.upper === undefined && options.stage === undefined) {
+    throw new Error('persistd needs an upper, a stage, or both');
+  }
+  return [
+    join(findRepoRoot(), 'bin', 'persistd.js'), 'mount',
     '--lower', options.lowers.join(':'),
-    '--upper', options.upper,
-    ...(options.work ? ['--work', options.work] : []),
+    ...(options.upper === undefined ? [] : ['--upper', options.upper]),
+    ...(options.stage === undefined ? [] : ['--stage', options.stage]),
+    ...(options.work === undefined ? [] : ['--work', options.work]),
     ...(options.extraArgs ?? []),
     options.mountpoint,
   ];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = waitForExit(child);
+}
 
-  let stopping: Promise<PersistdExit> | undefined;
-  const handle: PersistdHandle = {
-    pid: child.pid!,
-    mountpoint: options.mountpoint,
-    output: () => output,
-    stop: () => (stopping ??= stopDaemon(child, exited, options.mountpoint, () => output)),
-  };
+/** Starts the daemon and resolves once its FUSE mount is in mountinfo; cleanup stops it. */
+export async function startPersistd(cleanup: Cleanup, options: PersistdOptions): Promise<Persistd> {
+  const daemon = new Persistd(options);
   cleanup.add(`stop persistd ${options.mountpoint}`, async () => {
-    await handle.stop();
+    await daemon.stop();
   });
-
-  await waitUntilServing(child, options, () => output);
-  return handle;
-}
-
-interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-function waitForExit(child: ChildProcess): Promise<ExitStatus> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', () => resolve({ code: null, signal: null }));
-  });
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
+  await daemon.waitUntilServing();
+  return daemon;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilServing(child: ChildProcess, options: PersistdOptions, output: () => string): Promise<void> {
-  const fstype = options.fstype ?? 'fuse.persistd';
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
-  while (Date.now() < deadline) {
-    if (findMount(options.mountpoint)?.fstype === fstype) return;
-    if (hasExited(child)) {
-      throw new Error(
-        `persistd exited (code ${child.exitCode}, signal ${child.signalCode}) before mounting ` +
-          `${options.mountpoint}; its output:\n${output()}`,
-      );
+export class Persistd {
+  readonly pid: number;
+  readonly mountpoint: string;
+  readonly exited: Promise<DaemonExit>;
+  private readonly child: ChildProcess;
+  private text = '';
+  /** Every flushed batch the daemon reported, parsed line by line as it arrives (never trimmed). */
+  private readonly batches: FlushedBatch[] = [];
+  private stopping: Promise<StopResult> | undefined;
+
+  /** Use startPersistd(), which also registers the stop and waits for the mount. */
+  constructor(private readonly options: PersistdOptions) {
+    this.mountpoint = options.mountpoint;
+    this.child = spawn(process.execPath, persistdArgs(options), {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(options.env ?? {}) },
+    });
+    this.pid = this.child.pid!;
+    this.collect(this.child.stdout!);
+    this.collect(this.child.stderr!);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+      this.child.once('error', () => resolve({ code: null, signal: null }));
+    });
+  }
+
+  /** True in staged and volatile mode. */
+  get staged(): boolean {
+    return this.options.stage !== undefined;
+  }
+
+  /** Everything printed so far (stdout and stderr interleaved; the last 2-4 MiB). */
+  output(): string {
+    return this.text;
+  }
+
+  tail(bytes = 8192): string {
+    return this.text.slice(-bytes);
+  }
+
+  hasExited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** Every `flushed batch` line so far, in order, however long the output has grown. */
+  flushedBatches(): FlushedBatch[] {
+    return [...this.batches];
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (!this.hasExited()) this.child.kill(signal);
+  }
+
+  /** Resolves with the first match of `pattern` in the output after `fromOffset` (a length of output()). */
+  async waitForOutput(pattern: RegExp, fromOffset: number, timeoutMs: number, what: string): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.text.slice(fromOffset));
+      if (match) return match;
+      if (this.hasExited()) {
+        throw new Error(`persistd exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) while waiting for ${what}; its output:\n${this.tail()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`no ${what} from persistd within ${timeoutMs} ms; its output:\n${this.tail()}`);
+      await sleep(25);
     }
-    await sleep(50);
   }
-  throw new Error(`persistd did not mount ${fstype} at ${options.mountpoint} within the timeout; its output:\n${output()}`);
-}
 
-/** Resolves true if `exited` settles within `ms`. */
-async function exitsWithin(exited: Promise<ExitStatus>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const result = await Promise.race([exited.then(() => true as const), timeout]);
-  clearTimeout(timer);
-  return result;
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
+  /** Waits for the next completed flush after the output seen so far (started by someone else). */
+  async waitForNextFlush(fromOffset: number, timeoutMs: number): Promise<FlushedBatch> {
+    await this.waitForOutput(FLUSHED_LINE, fromOffset, timeoutMs, 'a "flushed batch" line');
+    return parseFlushedBatches(this.text.slice(fromOffset))[0]!;
   }
-}
 
-async function stopDaemon(
-  child: ChildProcess,
-  exited: Promise<ExitStatus>,
-  mountpoint: string,
-  output: () => string,
-): Promise<PersistdExit> {
-  let forced = false;
-  if (!hasExited(child)) {
-    child.kill('SIGTERM');
-    if (!(await exitsWithin(exited, STOP_GRACE_MS))) {
+  /** SIGUSR1 (flush now) and the batch that flush completed. */
+  async flushNow(timeoutMs = 60_000): Promise<FlushedBatch> {
+    const offset = this.text.length;
+    this.signal('SIGUSR1');
+    return this.waitForNextFlush(offset, timeoutMs);
+  }
+
+  /** Resolves with the exit status if the daemon exits within `timeoutMs`, else undefined. */
+  async waitForExit(timeoutMs: number): Promise<DaemonExit | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    const result = await Promise.race([this.exited, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /**
+   * SIGTERM (staged: flush, unmount, exit), escalating to SIGKILL and a connection abort;
+   * afterwards no process and no mount are left. If the daemon had already died, only cleans up
+   * its mount. Safe to call more than once.
+   */
+  stop(): Promise<StopResult> {
+    return (this.stopping ??= this.doStop());
+  }
+
+  /** Resolves once the mount is in mountinfo; throws if the daemon exits first or the timeout passes. */
+  async waitUntilServing(): Promise<void> {
+    const fstype = this.options.fstype ?? 'fuse.persistd';
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 30_000);
+    while (Date.now() < deadline) {
+      if (findMount(this.mountpoint)?.fstype === fstype) return;
+      if (this.hasExited()) {
+        throw new Error(
+          `persistd exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before mounting ` +
+            `${this.mountpoint}; its output:\n${this.tail()}`,
+        );
+      }
+      await sleep(50);
+    }
+    throw new Error(`persistd did not mount ${fstype} at ${this.mountpoint} within the timeout; its output:\n${this.tail()}`);
+  }
+
+  private collect(stream: Readable): void {
+    let partialLine = '';
+    stream.on('data', (chunk: Buffer) => {
+      const piece = chunk.toString('utf8');
+      this.text += piece;
+      if (this.text.length > OUTPUT_KEPT_MAX) this.text = this.text.slice(-OUTPUT_KEPT_AFTER_TRIM);
+      const lines = (partialLine + piece).split('\n');
+      partialLine = lines.pop()!;
+      for (const line of lines) {
+        const batch = parseFlushedLine(line);
+        if (batch) this.batches.push(batch);
+      }
+    });
+  }
+
+  private async doStop(): Promise<StopResult> {
+    const grace = this.options.stopGraceMs ?? (this.staged ? STAGED_STOP_GRACE_MS : DIRECT_STOP_GRACE_MS);
+    let forced = false;
+    if (!this.hasExited()) {
+      this.child.kill('SIGTERM');
+      if (!(await this.waitForExit(grace))) {
+        forced = true;
+        this.killGroup('SIGKILL');
+        // A daemon stuck in uninterruptible sleep on its own mount only dies once the mount's
+        // connection is aborted.
+        if (!(await this.waitForExit(2_000))) unmountForcefully(this.mountpoint, { abortFuse: true });
+        await this.waitForExit(5_000);
+      }
+    }
+    this.killGroup('SIGKILL'); // helpers the daemon started (e.g. mknod) must not outlive it
+    if (isMounted(this.mountpoint)) {
       forced = true;
-      killGroup(child.pid!, 'SIGKILL');
-      // A daemon stuck in uninterruptible sleep on its own mount only dies once the mount's
-      // connection is aborted.
-      if (!(await exitsWithin(exited, 2_000))) unmountForcefully(mountpoint, { abortFuse: true });
-      await exitsWithin(exited, 5_000);
+      unmountForcefully(this.mountpoint, { abortFuse: true });
+    }
+    const status = this.hasExited() ? await this.exited : { code: null, signal: null };
+    return { ...status, forced, output: this.text };
+  }
+
+  private killGroup(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // ESRCH: the group is gone.
     }
   }
-  // Helpers the daemon started (e.g. mknod) must not outlive it.
-  killGroup(child.pid!, 'SIGKILL');
-  if (isMounted(mountpoint)) {
-    forced = true;
-    unmountForcefully(mountpoint, { abortFuse: true });
-  }
-  const status = hasExited(child) ? await exited : { code: null, signal: null };
-  return { code: status.code, signal: status.signal, forced, output: output() };
 }
