@@ -8,8 +8,19 @@
  * the wrapper publishes the request's missing facts in a shared array that JS reads, calls
  * fuse-native's operation, and then applies JS's extra reply (inode, nanoseconds) to the stat.
  *
- * One mutex serializes the operations. JS runs them one at a time on one thread anyway; the
- * lock makes "the current request" a well-defined single slot.
+ * libfuse serves requests on several threads (fuse_loop_mt), and fuse-native gives each thread
+ * its own semaphore, so several requests may be in JS at once: JS handles them on one thread,
+ * but one may wait (a write held by backpressure, an fsync waiting for a flush) while others are
+ * answered. The shared slots hold one request's facts, so a mutex covers only the operations
+ * whose JS handler reads or writes them (LOCKED below); the JS handlers of those answer
+ * synchronously, so the lock is held only for the moment JS needs. Every other operation
+ * (PLAIN) neither takes the lock nor touches the slots, and may wait in JS as long as it likes
+ * without holding anyone else. A JS handler that reads the slots must be LOCKED and must read
+ * them before it returns; one that may wait must be PLAIN.
+ *
+ * fuse_loop_mt() is wrapped too: when the kernel ends the session (umount, fusermount -u, the
+ * last user of a lazily unmounted mount gone), the loop returns and JS is told through a
+ * threadsafe function, so the daemon can flush and exit like every libfuse daemon.
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 29
@@ -46,17 +57,26 @@ static int interpose_enabled = 0;
 typedef struct fuse *(*fuse_new_fn)(struct fuse_chan *, struct fuse_args *,
                                      const struct fuse_operations *, size_t, void *);
 typedef struct fuse_context *(*fuse_get_context_fn)(void);
+typedef int (*fuse_loop_mt_fn)(struct fuse *);
 static fuse_new_fn real_fuse_new;
 static fuse_get_context_fn real_get_context;
+static fuse_loop_mt_fn real_fuse_loop_mt;
 
 static int resolve_libfuse(void) {
-  if (real_fuse_new && real_get_context) return 0;
+  if (real_fuse_new && real_get_context && real_fuse_loop_mt) return 0;
   void *lib = dlopen("libfuse.so.2", RTLD_NOW);
   if (!lib) return -1;
   real_fuse_new = (fuse_new_fn) dlvsym(lib, "fuse_new", "FUSE_2.6");
   real_get_context = (fuse_get_context_fn) dlvsym(lib, "fuse_get_context", "FUSE_2.8");
-  return real_fuse_new && real_get_context ? 0 : -1;
+  real_fuse_loop_mt = (fuse_loop_mt_fn) dlvsym(lib, "fuse_loop_mt", "FUSE_2.2");
+  return real_fuse_new && real_get_context && real_fuse_loop_mt ? 0 : -1;
 }
+
+/* The session whose end JS waits for (the one fuse_new made with our wrappers), and how JS is
+   told: a threadsafe function registered by onSessionEnd(). Guarded by session_lock. */
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fuse *wrapped_fuse;
+static napi_threadsafe_function session_end;
 
 static void begin(void) {
   pthread_mutex_lock(&op_lock);
@@ -122,41 +142,45 @@ static int w_utimens(const char *path, const struct timespec tv[2]) {
   return end(orig.utimens(P(path), tv));
 }
 
-/* Operations whose only extra fact is the caller (and, with a file handle, its flags). */
-#define WRAP(name, params, args) \
+/* LOCKED: the JS handler reads the caller (and for create its flags) from the slots. */
+#define LOCKED(name, params, args) \
   static int w_##name params { begin(); return end(orig.name args); }
-#define WRAP_FI(name, params, args, fi) \
+#define LOCKED_FI(name, params, args, fi) \
   static int w_##name params { begin(); note_fi(fi); return end(orig.name args); }
+/* PLAIN: the JS handler needs nothing from the slots; no lock, no slot written. write and fsync
+   are here on purpose: they may wait in JS (backpressure, an honoured fsync) for seconds. */
+#define PLAIN(name, params, args) \
+  static int w_##name params { return orig.name args; }
 
-WRAP(access, (const char *p, int m), (P(p), m))
-WRAP(readlink, (const char *p, char *b, size_t s), (P(p), b, s))
-WRAP(mknod, (const char *p, mode_t m, dev_t d), (P(p), m, d))
-WRAP(mkdir, (const char *p, mode_t m), (P(p), m))
-WRAP(unlink, (const char *p), (P(p)))
-WRAP(rmdir, (const char *p), (P(p)))
-WRAP(symlink, (const char *a, const char *b), (P(a), P(b)))
-WRAP(rename, (const char *a, const char *b), (P(a), P(b)))
-WRAP(link, (const char *a, const char *b), (P(a), P(b)))
-WRAP(chmod, (const char *p, mode_t m), (P(p), m))
-WRAP(chown, (const char *p, uid_t u, gid_t g), (P(p), u, g))
-WRAP(truncate, (const char *p, off_t o), (P(p), o))
-WRAP(statfs, (const char *p, struct statvfs *s), (P(p), s))
-WRAP(setxattr, (const char *p, const char *n, const char *v, size_t s, int f), (P(p), n, v, s, f))
-WRAP(getxattr, (const char *p, const char *n, char *v, size_t s), (P(p), n, v, s))
-WRAP(listxattr, (const char *p, char *l, size_t s), (P(p), l, s))
-WRAP(removexattr, (const char *p, const char *n), (P(p), n))
-WRAP_FI(open, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
-WRAP_FI(create, (const char *p, mode_t m, struct fuse_file_info *fi), (P(p), m, fi), fi)
-WRAP_FI(read, (const char *p, char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi), fi)
-WRAP_FI(write, (const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi), fi)
-WRAP_FI(flush, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
-WRAP_FI(release, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
-WRAP_FI(fsync, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi), fi)
-WRAP_FI(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (P(p), o, fi), fi)
-WRAP_FI(opendir, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
-WRAP_FI(releasedir, (const char *p, struct fuse_file_info *fi), (P(p), fi), fi)
-WRAP_FI(fsyncdir, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi), fi)
-WRAP_FI(readdir, (const char *p, void *b, fuse_fill_dir_t f, off_t o, struct fuse_file_info *fi), (P(p), b, f, o, fi), fi)
+LOCKED(mknod, (const char *p, mode_t m, dev_t d), (P(p), m, d))
+LOCKED(mkdir, (const char *p, mode_t m), (P(p), m))
+LOCKED(symlink, (const char *a, const char *b), (P(a), P(b)))
+LOCKED(listxattr, (const char *p, char *l, size_t s), (P(p), l, s))
+LOCKED_FI(create, (const char *p, mode_t m, struct fuse_file_info *fi), (P(p), m, fi), fi)
+PLAIN(access, (const char *p, int m), (P(p), m))
+PLAIN(readlink, (const char *p, char *b, size_t s), (P(p), b, s))
+PLAIN(unlink, (const char *p), (P(p)))
+PLAIN(rmdir, (const char *p), (P(p)))
+PLAIN(rename, (const char *a, const char *b), (P(a), P(b)))
+PLAIN(link, (const char *a, const char *b), (P(a), P(b)))
+PLAIN(chmod, (const char *p, mode_t m), (P(p), m))
+PLAIN(chown, (const char *p, uid_t u, gid_t g), (P(p), u, g))
+PLAIN(truncate, (const char *p, off_t o), (P(p), o))
+PLAIN(statfs, (const char *p, struct statvfs *s), (P(p), s))
+PLAIN(setxattr, (const char *p, const char *n, const char *v, size_t s, int f), (P(p), n, v, s, f))
+PLAIN(getxattr, (const char *p, const char *n, char *v, size_t s), (P(p), n, v, s))
+PLAIN(removexattr, (const char *p, const char *n), (P(p), n))
+PLAIN(open, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN(read, (const char *p, char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
+PLAIN(write, (const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
+PLAIN(flush, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN(release, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN(fsync, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi))
+PLAIN(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (P(p), o, fi))
+PLAIN(opendir, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN(releasedir, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN(fsyncdir, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi))
+PLAIN(readdir, (const char *p, void *b, fuse_fill_dir_t f, off_t o, struct fuse_file_info *fi), (P(p), b, f, o, fi))
 
 /* Exported under libfuse's own version so that fuse-native's versioned reference binds here. */
 __asm__(".symver persist_fuse_new, fuse_new@@FUSE_2.6");
@@ -176,7 +200,29 @@ struct fuse *persist_fuse_new(struct fuse_chan *ch, struct fuse_args *args,
 #undef USE
   w.flag_nullpath_ok = 1;
   w.flag_utime_omit_ok = 1;
-  return real_fuse_new(ch, args, &w, sizeof w, user_data);
+  struct fuse *f = real_fuse_new(ch, args, &w, sizeof w, user_data);
+  pthread_mutex_lock(&session_lock);
+  wrapped_fuse = f;
+  pthread_mutex_unlock(&session_lock);
+  return f;
+}
+
+/* fuse-native runs fuse_loop_mt() on its own thread (libfuse serves on several threads). It
+   returns when the kernel ends the session: our own unmount, or an external umount, fusermount
+   -u, or a lazy unmount once the last open file is closed. Tell JS, which knows whether it asked. */
+__asm__(".symver persist_fuse_loop_mt, fuse_loop_mt@@FUSE_2.2");
+int persist_fuse_loop_mt(struct fuse *f) {
+  if (resolve_libfuse() != 0) return -1;
+  int res = real_fuse_loop_mt(f);
+  pthread_mutex_lock(&session_lock);
+  if (f == wrapped_fuse && session_end) {
+    napi_call_threadsafe_function(session_end, (void *) (intptr_t) res, napi_tsfn_nonblocking);
+    napi_release_threadsafe_function(session_end, napi_tsfn_release);
+    session_end = NULL;
+  }
+  if (f == wrapped_fuse) wrapped_fuse = NULL;
+  pthread_mutex_unlock(&session_lock);
+  return res;
 }
 
 /* ---------- N-API helpers ---------- */
@@ -401,6 +447,35 @@ static napi_value js_statvfs(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* onSessionEnd(callback): callback(status) runs on the JS thread once the wrapped session's
+   fuse_loop_mt() has returned (status: its return value, 0 = the kernel ended the session). It
+   does not keep the event loop alive; a second call replaces the first callback. */
+static void session_end_call(napi_env env, napi_value callback, void *context, void *data) {
+  (void) context;
+  if (!env || !callback) return;
+  napi_value status, global;
+  napi_create_int32(env, (int32_t) (intptr_t) data, &status);
+  napi_get_global(env, &global);
+  napi_call_function(env, global, callback, 1, &status, NULL);
+}
+
+static napi_value js_on_session_end(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  napi_value name;
+  napi_threadsafe_function fn;
+  napi_create_string_utf8(env, "persist_session_end", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, session_end_call, &fn) != napi_ok) {
+    return throw_errno(env, EINVAL, "onSessionEnd", "");
+  }
+  napi_unref_threadsafe_function(env, fn);
+  pthread_mutex_lock(&session_lock);
+  napi_threadsafe_function old = session_end;
+  session_end = fn;
+  pthread_mutex_unlock(&session_lock);
+  if (old) napi_release_threadsafe_function(old, napi_tsfn_abort);
+  return undefined(env);
+}
+
 /* interpose(): turn the fuse_new wrapper on; returns the shared Float64Array's buffer. */
 static napi_value js_interpose(napi_env env, napi_callback_info info) {
   (void) info;
@@ -414,6 +489,7 @@ static napi_value js_interpose(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "interpose", NULL, js_interpose, NULL, NULL, NULL, napi_default, NULL },
+    { "onSessionEnd", NULL, js_on_session_end, NULL, NULL, NULL, napi_default, NULL },
     { "lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL },
     { "llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL },
     { "lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL },

@@ -9,6 +9,12 @@ import { fileURLToPath } from 'node:url';
 export interface NativeHelper {
   /** Turns on the fuse_new wrapper; returns the buffer behind the shared request/reply slots. */
   interpose(): ArrayBuffer;
+  /**
+   * `callback(status)` runs once the wrapped FUSE session's loop has returned: the kernel ended
+   * the session (our unmount, or an external umount / fusermount -u / lazy unmount). Does not
+   * keep the process alive; a later call replaces the callback.
+   */
+  onSessionEnd(callback: (status: number) => void): void;
   lgetxattr(path: string, name: string): Buffer;
   llistxattr(path: string): string[];
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
