@@ -1,6 +1,7 @@
 /**
  * persistd: the daemon. `persistd mount --lower A[:B…] [--upper DIR] [--stage DIR] MOUNTPOINT`
- * serves the union in the foreground until SIGTERM/SIGINT, then flushes, unmounts and exits 0.
+ * serves the union in the foreground until SIGTERM/SIGINT, then flushes, unmounts and exits 0;
+ * after an external unmount (umount, fusermount -u, umount -l) it flushes and exits 0 too.
  */
 import { parseArgs } from 'node:util';
 import { UserError, describeError } from '../errors.js';
@@ -12,7 +13,8 @@ const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage
 
 Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) and a writable
 layer, with the semantics and on-disk format of the kernel's overlayfs. Runs in the foreground;
-SIGTERM or SIGINT flushes, unmounts and exits 0. SIGUSR1 flushes now.
+SIGTERM or SIGINT flushes, unmounts and exits 0; so does an unmount (umount MOUNTPOINT).
+SIGUSR1 flushes now.
 
 Modes:
   --upper DIR                 direct: writes go straight to DIR (like mount -t overlay)
@@ -107,11 +109,13 @@ async function mountCommand(args: string[]): Promise<number> {
   process.on('SIGUSR1', () => {
     serving.flush().catch((err: unknown) => log(`persistd: flush failed: ${(err as Error).message}`));
   });
-  const signal = await new Promise<NodeJS.Signals>((done) => {
+  const reason = await new Promise<NodeJS.Signals | 'unmounted'>((done) => {
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
+    void mounted.ended.then(() => done('unmounted'));
   });
-  log(`persistd: ${signal}: flushing and unmounting ${mounted.mountpoint}`);
+  if (reason === 'unmounted') log(`persistd: ${mounted.mountpoint} was unmounted: flushing and exiting`);
+  else log(`persistd: ${reason}: flushing and unmounting ${mounted.mountpoint}`);
   await serving.stop();
   return 0;
 }

@@ -8,10 +8,18 @@ import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import type { Overlay } from '../overlay/index.js';
 import { errnoCode } from '../overlay/index.js';
+import { native } from '../native/index.js';
 import { createFilesystem, type FuseInstance, type MountOptions } from './filesystem.js';
 
 export interface MountedUnion {
   readonly mountpoint: string;
+  /**
+   * Resolves when the kernel ended the FUSE session without persistd asking: `umount`,
+   * `fusermount -u`, or `umount -l` once the last open file on the mount is closed (until then
+   * the kernel keeps the connection and persistd keeps serving those files). Never rejects.
+   */
+  readonly ended: Promise<void>;
+  /** Unmounts; a harmless no-op once the session has ended. */
   unmount(): Promise<void>;
 }
 
@@ -20,10 +28,27 @@ export async function mountUnion(mountpoint: string, overlay: Overlay, options: 
   checkFuseDevice();
   checkMountpoint(target);
   const fuse = createFilesystem(target, overlay, options);
+  let asked = false;
+  let over = false;
+  let endedByKernel = (): void => {};
+  const ended = new Promise<void>((done) => (endedByKernel = done));
+  // Registered before the mount: the session may end at any moment after it starts.
+  native.onSessionEnd(() => {
+    over = true;
+    if (!asked) endedByKernel();
+  });
   await new Promise<void>((done, failed) =>
     fuse.mount((err) => (err ? failed(new UserError(`cannot mount FUSE at ${target}: ${err.message}`, 'is the mountpoint busy?')) : done())),
   );
-  return { mountpoint: target, unmount: () => unmountFuse(fuse, target) };
+  return {
+    mountpoint: target,
+    ended,
+    unmount: async () => {
+      if (over) return;
+      asked = true;
+      await unmountFuse(fuse, target);
+    },
+  };
 }
 
 function checkFuseDevice(): void {
