@@ -106,6 +106,8 @@ async function mountCommand(args: string[]): Promise<number> {
   const where = layout.mode === 'direct' ? `upper ${layout.upper}` : layout.mode === 'staged' ? `stage ${layout.stage}, upper ${layout.upper}` : `stage ${layout.stage}, volatile: nothing persists`;
   log(`persistd: serving ${mounted.mountpoint} (lower ${layout.lowers.join(':')}, ${where}); stop with SIGTERM or Ctrl-C`);
 
+  keepServingThroughBugs();
+  injectBug(process.env['PERSIST_INJECT_BUG']);
   process.on('SIGUSR1', () => {
     serving.flush().catch((err: unknown) => log(`persistd: flush failed: ${(err as Error).message}`));
   });
@@ -118,6 +120,35 @@ async function mountCommand(args: string[]): Promise<number> {
   else log(`persistd: ${reason}: flushing and unmounting ${mounted.mountpoint}`);
   await serving.stop();
   return 0;
+}
+
+/**
+ * While serving, an error that escapes every handler (a timer, a callback, a promise nobody
+ * awaits) is a bug, but the daemon may be serving / and its RAM stage: log it with its stack and
+ * keep serving. The normal exits (signals, an unmount, a failed stop) go through main's promise
+ * and process.exit, which these handlers do not see.
+ */
+function keepServingThroughBugs(): void {
+  const report = (what: string, err: unknown): void => {
+    try {
+      log(`persistd: bug: ${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    } catch {
+      // nothing left to report with
+    }
+  };
+  process.on('uncaughtException', (err) => report('uncaught exception', err));
+  process.on('unhandledRejection', (reason) => report('unhandled rejection', reason));
+}
+
+/** For tests (test/fuse/errors.test.ts): PERSIST_INJECT_BUG=throw|reject makes one escape. */
+function injectBug(kind: string | undefined): void {
+  if (kind === 'throw') {
+    setTimeout(() => {
+      throw new Error('injected bug (PERSIST_INJECT_BUG=throw)');
+    }, 10);
+  } else if (kind === 'reject') {
+    void Promise.reject(new Error('injected bug (PERSIST_INJECT_BUG=reject)'));
+  }
 }
 
 process.title = '@persistd'; // systemd leaves root-storage daemons ('@' first) alive at shutdown

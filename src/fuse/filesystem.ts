@@ -77,6 +77,9 @@ const FUSE_OPTIONS = [
 ];
 
 export function createFilesystem(mountpoint: string, overlay: Overlay, options: MountOptions = {}): FuseInstance {
+  // The side channel holds one request's facts. The native helper locks it only around getattr,
+  // fgetattr, utimens, create, mknod, mkdir, symlink and listxattr (LOCKED in persist_native.c):
+  // only their handlers may use `side`, and only synchronously, before they return.
   const side = new SideChannel();
   const ops = Object.fromEntries(OPERATIONS.map((name) => [name, () => {}]));
   const trace = process.env['PERSIST_TRACE'] === '1'; // log every failed operation
@@ -138,9 +141,12 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
 
     _op_statfs(signal: Signal): void {
-      const s = overlay.statfs();
-      const ints = new Uint32Array([s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, 0, 0, s.namemax]);
-      signal(0, ints);
+      let ints: Uint32Array | undefined;
+      answer('statfs', signal, () => {
+        const s = overlay.statfs();
+        ints = new Uint32Array([s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, 0, 0, s.namemax]);
+        return 0;
+      }, () => (ints ? [ints] : []));
     }
 
     _op_readdir(signal: Signal, path: string): void {
@@ -183,10 +189,17 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
       answer('read', signal, () => overlay.files.read(fh, buf, len, low + high * 4294967296), () => [0, buf.buffer]);
     }
 
+    // write and fsync may wait here (backpressure, an honoured fsync); the native helper does
+    // not hold its lock for them, so they must not read the side channel.
     _op_write(signal: Signal, _path: string, fh: number, buf: Buffer, len: number, low: number, high: number): void {
       const write = () =>
         answer('write', signal, () => overlay.files.write(fh, buf, len, low + high * 4294967296), () => [0, buf.buffer]);
-      const gate = options.admitWrite?.(len);
+      let gate: Promise<void> | null | undefined;
+      try {
+        gate = options.admitWrite?.(len);
+      } catch (err) {
+        bug('write (admission)', err); // write at once rather than never answer
+      }
       if (gate) gate.then(write, write);
       else write();
     }
@@ -196,7 +209,14 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
 
     _op_fsync(signal: Signal, path: string, datasync: number, fh: number): void {
-      const meaning = options.fsync?.(path) ?? 'sync';
+      let meaning: 'sync' | 'skip' | Promise<void>;
+      try {
+        meaning = options.fsync?.(path) ?? 'sync';
+      } catch (err) {
+        return answer('fsync', signal, () => {
+          throw err; // the data may not be durable: say so (EIO, and a bug report)
+        });
+      }
       if (meaning === 'skip') return signal(0);
       if (meaning === 'sync') return answer('fsync', signal, () => (overlay.files.fsync(fh, datasync !== 0), 0));
       meaning.then(
@@ -223,8 +243,10 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
 
     _op_utimens(signal: Signal, path: string): void {
-      const [atime, mtime] = side.times();
-      answer('utimens', signal, () => (overlay.utimens(pathOf(path), atime, mtime), 0));
+      answer('utimens', signal, () => {
+        const [atime, mtime] = side.times();
+        return overlay.utimens(pathOf(path), atime, mtime), 0;
+      });
     }
 
     _op_readlink(signal: Signal, path: string): void {
