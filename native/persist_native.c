@@ -447,6 +447,18 @@ static napi_value js_statvfs(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* lseek(fd, offset, whence) -> the new offset, or -1 when SEEK_DATA/SEEK_HOLE find nothing at or
+   after offset (ENXIO: offset at or past the end, or only a hole follows). Any other failure
+   throws (e.g. EINVAL where a filesystem cannot tell holes from data). */
+static napi_value js_lseek(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  off_t got = lseek((int) num_arg(env, argv[0]), (off_t) num_arg(env, argv[1]), (int) num_arg(env, argv[2]));
+  if (got < 0 && errno != ENXIO) return throw_errno(env, errno, "lseek", "");
+  napi_value v;
+  napi_create_double(env, got < 0 ? -1 : (double) got, &v);
+  return v;
+}
+
 /* onSessionEnd(callback): callback(status) runs on the JS thread once the wrapped session's
    fuse_loop_mt() has returned (status: its return value, 0 = the kernel ended the session). It
    does not keep the event loop alive; a second call replaces the first callback. */
@@ -499,6 +511,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "rename2", NULL, js_rename2, NULL, NULL, NULL, napi_default, NULL },
     { "syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL },
     { "statvfs", NULL, js_statvfs, NULL, NULL, NULL, napi_default, NULL },
+    { "lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

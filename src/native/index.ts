@@ -1,6 +1,7 @@
 /**
  * The native helper (native/persist_native.c): system calls Node.js lacks (xattrs, mknod,
- * nanosecond utimens, statvfs) and the fuse_new interposer that the FUSE adapter relies on.
+ * nanosecond utimens, statvfs, lseek with SEEK_DATA/SEEK_HOLE) and the fuse_new interposer that
+ * the FUSE adapter relies on.
  * It is loaded RTLD_GLOBAL so that fuse-native, loaded after it, binds fuse_new to our wrapper.
  */
 import { constants } from 'node:os';
@@ -27,6 +28,9 @@ export interface NativeHelper {
   rename2(from: string, to: string, flags: number): void;
   /** [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax] */
   statvfs(path: string): number[];
+  /** lseek(2): the new offset, or -1 when SEEK_DATA/SEEK_HOLE find nothing at or after `offset`
+   * (ENXIO); other failures throw (EINVAL: the filesystem cannot tell holes from data). */
+  lseek(fd: number, offset: number, whence: number): number;
 }
 
 const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));
@@ -42,6 +46,10 @@ function load(): NativeHelper {
 }
 
 export const native: NativeHelper = load();
+
+/** lseek(2) whence values for finding data and holes (Linux). */
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
 
 export const RENAME_EXCHANGE = 2;
 export const RENAME_WHITEOUT = 4;
