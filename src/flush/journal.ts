@@ -45,6 +45,7 @@ import { applyMetadata } from '../overlay/metadata.js';
 import { isErrno } from '../overlay/errors.js';
 import { isDirStat, isWhiteout, lstatOrNull, makeWhiteout, markOpaque, unescapeXattr } from '../overlay/format.js';
 import type { Stub, Stubs } from '../overlay/stubs.js';
+import { copyDataPaced } from '../overlay/sparse.js';
 import { step } from './crash.js';
 import { forgetLinesFor } from './inode-maps.js';
 import type { Plan, PlanOp } from './plan.js';
@@ -56,8 +57,12 @@ type StoredOp =
   | { op: 'dir'; path: string; object: string; opaque: boolean }
   | { op: 'link'; path: string; target: string }
   | { op: 'meta'; path: string; meta: Meta }
-  /** Write the object's bytes into the upper file in place at `ranges`, set size and metadata. */
-  | { op: 'patch'; path: string; object: string; ranges: [number, number][]; size: number; meta: Meta };
+  /**
+   * Cut the upper file to `floor` (what a shrink removed reads as zeros again; absent in batches
+   * from before floors: no cut), write the object's bytes (the `ranges`' bytes back to back:
+   * only what was written) into it in place at `ranges`, then set `size` and the metadata.
+   */
+  | { op: 'patch'; path: string; object: string; ranges: [number, number][]; floor?: number; size: number; meta: Meta };
 
 interface Meta {
   uid: number;
@@ -71,9 +76,10 @@ interface Meta {
 
 /**
  * The journal format's version. 1: the first format, which carried no version field (read as 1:
- * same operations). A journal from a newer persist is refused, never guessed at.
+ * same operations). 3: a patch may carry a floor (a reader of 2 would ignore it and show bytes a
+ * shrink removed). A journal from a newer persist is refused, never guessed at.
  */
-export const JOURNAL_VERSION = 2;
+export const JOURNAL_VERSION = 3;
 
 interface Manifest {
   version?: number;
@@ -140,7 +146,7 @@ export async function prepareBatch(
         const ranges = stubs.pending(stub).list.map(([a, b]) => [a, b] as [number, number]);
         bytes += 2 * (await buildPatch(op.source, ranges, target, pace)); // journal, then in place
         step();
-        stored.push({ op: 'patch', path: op.path, object: name, ranges, size: stub.size, meta: metaOf(op.source) });
+        stored.push({ op: 'patch', path: op.path, object: name, ranges, floor: stubs.floor(stub), size: stub.size, meta: metaOf(op.source) });
         continue;
       }
       inodeLines.push(...forget());
@@ -195,7 +201,7 @@ function listXattrs(path: string): string[] {
   }
 }
 
-/** Copy one snapshot object into the batch; regular files in paced chunks, then fsynced. */
+/** Copy one snapshot object into the batch; regular files' data extents in paced chunks (holes stay holes). */
 async function buildObject(op: PlanOp, st: BigIntStats, target: string, pace: Pace): Promise<number> {
   if (op.op === 'dir') {
     mkdirSync(target, 0o700);
@@ -211,21 +217,16 @@ async function buildObject(op: PlanOp, st: BigIntStats, target: string, pace: Pa
   const size = Number(st.size);
   const input = await open(op.source, 'r');
   const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  let bytes = 0;
   try {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
-    for (let pos = 0; pos < size; ) {
-      const { bytesRead } = await input.read(buf, 0, Math.min(buf.length, size - pos), pos);
-      if (bytesRead === 0) break;
-      await pace(bytesRead);
-      await output.write(buf, 0, bytesRead, pos);
-      pos += bytesRead;
-    }
+    bytes = await copyDataPaced(input, output, 0, size, pace, Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1))));
+    await output.truncate(size);
   } finally {
     await input.close();
     await output.close();
   }
   applyMetadata(op.source, st, target);
-  return size;
+  return bytes;
 }
 
 /** An upper file can be patched in place when it is still the stub's origin and has one link. */
@@ -235,7 +236,11 @@ function patchable(stub: Stub, st: BigIntStats, upperPath: string): boolean {
   return origin !== null && origin.ino === stub.originIno && origin.nlink === 1n;
 }
 
-/** The object of a patch: the changed ranges' bytes, back to back. */
+/**
+ * The object of a patch: the changed ranges' bytes, back to back. Only written bytes are changed
+ * (a grown tail is not: see stubs.ts), so back to back stores nothing but them, packed into the
+ * fewest flash blocks; a sparse object at the same offsets would cost a block per small write.
+ */
 async function buildPatch(source: string, ranges: [number, number][], target: string, pace: Pace): Promise<number> {
   const input = await open(source, 'r');
   const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
@@ -260,21 +265,30 @@ async function buildPatch(source: string, ranges: [number, number][], target: st
   return at;
 }
 
-/** A stub that cannot be patched in place is written whole: its bytes plus the origin's. */
+/** A stub that cannot be patched in place is written whole: its data plus the origin's, holes kept. */
 async function buildFromStub(stubs: Stubs, stub: Stub, source: string, target: string, st: BigIntStats, pace: Pace): Promise<number> {
   const local = openSync(source, 'r');
   const output = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+  let bytes = 0;
   try {
-    for (const { buf, length, position } of stubs.contents(stub, local)) {
-      await pace(length);
-      await output.write(buf, 0, length, position);
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (const { fd, start, end } of stubs.data(stub, local)) {
+      for (let pos = start; pos < end; ) {
+        const n = readSync(fd, buf, 0, Math.min(CHUNK, end - pos), pos);
+        if (n === 0) break;
+        await pace(n);
+        await output.write(buf, 0, n, pos);
+        pos += n;
+        bytes += n;
+      }
     }
+    await output.truncate(stub.size);
   } finally {
     closeSync(local);
     await output.close();
   }
   applyMetadata(source, st, target);
-  return stub.size;
+  return bytes;
 }
 
 
@@ -360,16 +374,21 @@ function applyOp(op: StoredOp, target: string, objects: string, upperPath: (vpat
       applyMeta(target, op.meta);
       return;
     case 'patch':
-      applyPatch(target, join(objects, op.object), op.ranges, op.size);
+      applyPatch(target, join(objects, op.object), op.ranges, op.size, op.floor);
       applyMeta(target, op.meta);
       return;
   }
 }
 
-function applyPatch(target: string, object: string, ranges: [number, number][], size: number): void {
+/**
+ * Cut to the floor, write the ranges, set the size. Applied again (recovery) it cuts the same
+ * bytes and writes the same ranges: the same result.
+ */
+function applyPatch(target: string, object: string, ranges: [number, number][], size: number, floor: number | undefined): void {
   const output = openSync(target, 'r+');
   const input = openSync(object, 'r');
   try {
+    if (floor !== undefined) ftruncateSync(output, floor);
     const buf = Buffer.allocUnsafe(CHUNK);
     let at = 0;
     for (const [start, end] of ranges) {

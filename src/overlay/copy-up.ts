@@ -8,16 +8,13 @@
  */
 import {
   closeSync,
-  copyFileSync,
   linkSync,
   readdirSync,
   mkdirSync,
   openSync,
   readlinkSync,
-  readSync,
   renameSync,
   symlinkSync,
-  writeSync,
   constants as fsc,
   type BigIntStats,
 } from 'node:fs';
@@ -27,6 +24,7 @@ import type { InodeNumbers } from './inodes.js';
 import { parentOf, type Layers } from './layers.js';
 import type { Orphans } from './orphans.js';
 import { applyMetadata, setTimes } from './metadata.js';
+import { copySparse } from './sparse.js';
 import { Stubs } from './stubs.js';
 import type { Entry, Resolver } from './resolve.js';
 import type { WorkDir } from './work-dir.js';
@@ -46,7 +44,6 @@ function namesInTree(root: string, ino: bigint): string[] {
   walk('/');
   return found;
 }
-const COPY_CHUNK = 1 << 20;
 
 export interface CopyUpHooks {
   /** Open read-only handles on the lower copy must follow the object to the upper. */
@@ -193,23 +190,15 @@ export function copyObject(src: string, st: BigIntStats, dst: string, dataBytes 
   applyMetadata(src, st, dst);
 }
 
+/** Only the data extents travel (holes stay holes); ftruncate sets the size. */
 function copyFileData(src: string, dst: string, size: bigint, dataBytes: number): void {
-  if (dataBytes >= Number(size)) {
-    copyFileSync(src, dst, fsc.COPYFILE_EXCL);
-    return;
-  }
+  const length = Math.min(Number(size), dataBytes);
   const out = openSync(dst, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
   try {
-    if (dataBytes > 0) {
+    if (length > 0) {
       const input = openSync(src, fsc.O_RDONLY);
       try {
-        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, dataBytes));
-        for (let pos = 0; pos < dataBytes; ) {
-          const n = readSync(input, buf, 0, Math.min(buf.length, dataBytes - pos), pos);
-          if (n === 0) break;
-          writeSync(out, buf, 0, n, pos);
-          pos += n;
-        }
+        copySparse(input, out, length);
       } finally {
         closeSync(input);
       }

@@ -8,10 +8,17 @@
  * Stubs live in memory, keyed by the stage file's inode (stable across renames and freezes).
  * A stub copied out of a frozen snapshot keeps the snapshot's changes as present bytes, dirty
  * only until that snapshot reaches the flash ("inherited").
+ *
+ * Holes stay holes: growing a stub (truncate, or a write past its end) makes the new tail present
+ * (the stage file holds it as a hole) but not dirty: there are no bytes to write. What was cut
+ * off by a shrink must not come back from the origin, so a stub records its floor, the smallest
+ * size since it began; the patch cuts the upper file to the floor first, then writes the dirty
+ * ranges and sets the size (journal.ts). Every byte at or past the floor is present.
  */
-import { closeSync, fstatSync, ftruncateSync, linkSync, lstatSync, openSync, readSync, rmSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, linkSync, lstatSync, openSync, readSync, rmSync, type BigIntStats } from 'node:fs';
 import { Extents } from './extents.js';
 import type { Layer } from './layers.js';
+import { copyData, copyRange, dataExtents } from './sparse.js';
 
 export interface Stub {
   /** The file whose bytes this one shows where it holds none: in the upper, or (until that
@@ -23,14 +30,16 @@ export interface Stub {
    * moves to the upper file at `vpath`, which then holds the same bytes. */
   originSnapshot: { layer: Layer; vpath: string } | null;
   size: number;
+  /** The smallest size since this stub began: the origin's bytes at or past it are gone. */
+  floor: number;
   present: Extents;
   dirty: Extents;
-  inherited: { from: Layer; ranges: Extents } | null;
+  /** What an unflushed snapshot's stub changed (its pending ranges and floor). */
+  inherited: { from: Layer; ranges: Extents; floor: number } | null;
 }
 
 /** Files smaller than this are copied whole: simpler, and a few pages cost nothing. */
 const STUB_MIN_SIZE = 16 * 1024;
-const CHUNK = 1 << 20;
 
 export class Stubs {
   private readonly byIno = new Map<bigint, Stub>();
@@ -59,12 +68,13 @@ export class Stubs {
       origin = keepAt;
       originSnapshot = { layer, vpath };
     }
-    this.register(target, { origin, originIno: originStat.ino, originSnapshot, size, present: new Extents(), dirty: new Extents(), inherited: null }, size);
+    this.register(target, { origin, originIno: originStat.ino, originSnapshot, size, floor: size, present: new Extents(), dirty: new Extents(), inherited: null }, size);
   }
 
   /**
    * Copy stub `from` (file `fromReal` in frozen snapshot `layer`) to `target`: its present bytes
-   * are copied; what the snapshot changed stays dirty here until the snapshot is flushed.
+   * are copied (their data; holes stay holes); what the snapshot changed stays dirty here until
+   * the snapshot is flushed.
    */
   derive(from: Stub, fromReal: string, layer: Layer, target: string): void {
     const pending = this.pending(from);
@@ -73,15 +83,16 @@ export class Stubs {
       originIno: from.originIno,
       originSnapshot: from.originSnapshot,
       size: from.size,
+      floor: from.size,
       present: from.present.clone(),
       dirty: new Extents(),
-      inherited: { from: layer, ranges: pending },
+      inherited: { from: layer, ranges: pending, floor: this.floor(from) },
     };
     this.register(target, stub, from.size);
     const input = openSync(fromReal, 'r');
     const output = openSync(target, 'r+');
     try {
-      for (const [start, end] of from.present.list) copyRange(input, output, start, end - start);
+      for (const [start, end] of from.present.list) copyData(input, output, start, end);
     } finally {
       closeSync(input);
       closeSync(output);
@@ -105,22 +116,30 @@ export class Stubs {
     return ranges;
   }
 
+  /** Where a flush must cut the origin before writing the pending ranges (see the top). */
+  floor(stub: Stub): number {
+    return Math.min(stub.floor, stub.inherited?.floor ?? Infinity);
+  }
+
   written(stub: Stub, position: number, length: number): void {
-    if (position > stub.size) this.truncated(stub, position); // the gap reads as zeros
+    if (position > stub.size) this.truncated(stub, position); // the gap is a hole: zeros, not dirty
     stub.present.add(position, position + length);
     stub.dirty.add(position, position + length);
     stub.size = Math.max(stub.size, position + length);
   }
 
-  /** After the stage file was truncated to `size`: a grown tail is zeros the stage holds. */
+  /**
+   * After the stage file was truncated to `size`: a grown tail is a hole the stage holds (present,
+   * not dirty: nothing to write, the floor makes it zeros in the upper); a shrink lowers the floor.
+   */
   truncated(stub: Stub, size: number): void {
     if (size > stub.size) {
       stub.present.add(stub.size, size);
-      stub.dirty.add(stub.size, size);
     } else {
       stub.present.cut(size);
       stub.dirty.cut(size);
       stub.inherited?.ranges.cut(size);
+      stub.floor = Math.min(stub.floor, size);
     }
     stub.size = size;
   }
@@ -149,20 +168,28 @@ export class Stubs {
     return end - position;
   }
 
-  /** The whole file (present bytes and origin bytes) in chunks; each buffer is reused. */
-  *contents(stub: Stub, localFd: number): Generator<{ buf: Buffer; length: number; position: number }> {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(stub.size, 1)));
-    for (let position = 0; position < stub.size; position += CHUNK) {
-      const length = this.read(stub, localFd, buf, 0, Math.min(CHUNK, stub.size - position), position);
-      yield { buf, length, position };
+  /**
+   * Where the whole file's data is, in order: [start, end) of `fd`, the stage file (`localFd`) for
+   * present ranges and the origin for the rest. Holes in either are left out (they read as zeros).
+   */
+  *data(stub: Stub, localFd: number): Generator<{ fd: number; start: number; end: number }> {
+    let originFd = -1;
+    try {
+      for (const piece of stub.present.split(0, stub.size)) {
+        const fd = piece.inside ? localFd : originFd >= 0 ? originFd : (originFd = openSync(stub.origin, 'r'));
+        for (const [start, end] of dataExtents(fd, piece.start, piece.end)) yield { fd, start, end };
+      }
+    } finally {
+      if (originFd >= 0) closeSync(originFd);
     }
   }
 
-  /** Write the whole file to new file `target`. */
+  /** Write the whole file to new file `target`: its data, then its size (holes stay holes). */
   materialize(stub: Stub, localFd: number, target: string): void {
     const output = openSync(target, 'wx', 0o600);
     try {
-      for (const { buf, length, position } of this.contents(stub, localFd)) writeSync(output, buf, 0, length, position);
+      for (const { fd, start, end } of this.data(stub, localFd)) copyRange(fd, output, start, end);
+      ftruncateSync(output, stub.size);
     } finally {
       closeSync(output);
     }
@@ -203,15 +230,5 @@ function inoOrNull(path: string): bigint | null {
     return lstatSync(path, { bigint: true }).ino;
   } catch {
     return null;
-  }
-}
-
-function copyRange(input: number, output: number, start: number, length: number): void {
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK, length));
-  for (let done = 0; done < length; ) {
-    const n = readSync(input, buf, 0, Math.min(buf.length, length - done), start + done);
-    if (n === 0) break;
-    writeSync(output, buf, 0, n, start + done);
-    done += n;
   }
 }
