@@ -459,6 +459,15 @@ static napi_value js_lseek(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* punchHole(fd, offset, length): give a byte range's pages back (tmpfs: RAM); it reads as zeros. */
+static napi_value js_punch_hole(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  if (fallocate((int) num_arg(env, argv[0]), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                (off_t) num_arg(env, argv[1]), (off_t) num_arg(env, argv[2])) != 0)
+    return throw_errno(env, errno, "fallocate", "");
+  return undefined(env);
+}
+
 /* onSessionEnd(callback): callback(status) runs on the JS thread once the wrapped session's
    fuse_loop_mt() has returned (status: its return value, 0 = the kernel ended the session). It
    does not keep the event loop alive; a second call replaces the first callback. */
@@ -512,6 +521,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL },
     { "statvfs", NULL, js_statvfs, NULL, NULL, NULL, napi_default, NULL },
     { "lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL },
+    { "punchHole", NULL, js_punch_hole, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

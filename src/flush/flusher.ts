@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Snapshot, Stage } from '../stage/index.js';
 import { stepsSoFar } from './crash.js';
 import { compactInodeMaps } from './inode-maps.js';
-import { applyBatch, prepareBatch, type FlashPaths, type Pace, type PreparedBatch } from './journal.js';
+import { applyBatch, prepareBatch, type FlashPaths, type Pace, type PreparedBatch } from './journal/index.js';
 import { deviceStatPath, prometheusText, readDeviceCounters, writeAtomically, type FlushStats } from './metrics.js';
 import { sleep } from './sleep.js';
 
@@ -70,7 +70,7 @@ export class Flusher {
     this.deviceStat = deviceStatPath(options.paths.upper);
     this.stats = {
       appBytesWritten: 0, flashBytesWritten: 0, flushes: 0, flushFailures: 0, pendingBytes: 0,
-      oldestPendingSeconds: 0, lastFlush: null, device: null,
+      oldestPendingSeconds: 0, lastFlush: null, device: null, bookkeeping: stage.bookkeeping(),
     };
     this.pace = rateLimiter(options.policy.rateBytesPerSec);
   }
@@ -97,6 +97,7 @@ export class Flusher {
     this.stats.appBytesWritten = this.stage.changes.appBytes;
     this.stats.pendingBytes = unfrozen.bytes + snapshots.reduce((sum, s) => sum + s.bytes, 0);
     this.stats.oldestPendingSeconds = since.length ? (Date.now() - Math.min(...since)) / 1000 : 0;
+    this.stats.bookkeeping = this.stage.bookkeeping();
     if (this.deviceStat) this.stats.device = { name: this.deviceStat.split('/')[4]!, ...readDeviceCounters(this.deviceStat) };
     return { ...this.stats };
   }

@@ -21,6 +21,18 @@ export interface FlushStats {
   } | null;
   /** The upper's block device counters, when it has one. */
   device: { name: string; writeIos: number; sectorsWritten: number } | null;
+  /** What the daemon keeps in memory about the stage: it must shrink again after flushes. */
+  bookkeeping: Bookkeeping;
+}
+
+export interface Bookkeeping {
+  /** Large files whose changed ranges are tracked in RAM. */
+  stubs: number;
+  /** Inode numbers kept for objects in the stage, and for objects in the upper. */
+  stageInodeMappings: number;
+  upperInodeMappings: number;
+  /** Paths with a change not yet on the flash. */
+  pendingPaths: number;
 }
 
 /** Bytes applications wrote that never had to reach the flash. */
@@ -64,6 +76,11 @@ export function prometheusText(stats: FlushStats): string {
   metric('persist_last_flush_success', 'gauge', '1 if the last flush attempt succeeded.', last?.success ? 1 : 0);
   metric('persist_last_flush_timestamp_seconds', 'gauge', 'When the last flush attempt ended.', last ? last.timestamp : 0);
   metric('persist_last_flush_duration_seconds', 'gauge', 'How long the last flush attempt took.', last ? last.durationSeconds : 0);
+  const book = stats.bookkeeping;
+  metric('persist_stubs', 'gauge', 'Large files whose changed ranges are kept in RAM.', book.stubs);
+  metric('persist_stage_inode_mappings', 'gauge', 'Inode numbers remembered for objects in the stage.', book.stageInodeMappings);
+  metric('persist_upper_inode_mappings', 'gauge', 'Inode numbers remembered for objects in the upper.', book.upperInodeMappings);
+  metric('persist_pending_paths', 'gauge', 'Paths with a change not yet on the flash.', book.pendingPaths);
   if (stats.device) {
     metric('persist_flash_device_write_ios', 'counter', `Write requests completed by ${stats.device.name}.`, stats.device.writeIos);
     metric('persist_flash_device_sectors_written', 'counter', `512-byte sectors written to ${stats.device.name}.`, stats.device.sectorsWritten);

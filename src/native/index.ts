@@ -31,6 +31,8 @@ export interface NativeHelper {
   /** lseek(2): the new offset, or -1 when SEEK_DATA/SEEK_HOLE find nothing at or after `offset`
    * (ENXIO); other failures throw (EINVAL: the filesystem cannot tell holes from data). */
   lseek(fd: number, offset: number, whence: number): number;
+  /** fallocate(PUNCH_HOLE | KEEP_SIZE): the range's pages are freed and read as zeros. */
+  punchHole(fd: number, offset: number, length: number): void;
 }
 
 const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));

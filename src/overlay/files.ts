@@ -99,6 +99,7 @@ export class OpenFiles {
     // O_APPEND: the kernel's position may lag; the real file's end decides, as pwrite does.
     const stub = this.ctx.stubs.get(handle.realIno);
     const at = stub && handle.flags & fsc.O_APPEND ? stub.size : position;
+    if (stub?.released) this.ctx.stubs.punchReleased(stub, handle.fd); // before: it must not punch this write
     const written = writeSync(handle.fd, buf, 0, length, at);
     if (stub) this.ctx.stubs.written(stub, at, written);
     this.ctx.changes.note(handle.vpath, 'modified', written);

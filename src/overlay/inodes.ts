@@ -101,9 +101,11 @@ export class InodeNumbers {
     for (const identity of identities) this.origins.delete(identity);
   }
 
-  /** How many mappings are held (for the soak benchmark: it must not grow without end). */
-  get size(): number {
-    return this.origins.size + this.names.size;
+  /** How many mappings are held, for stage and for upper objects (they must not pile up). */
+  counts(): { stage: number; upper: number } {
+    let stage = 0;
+    for (const identity of this.origins.keys()) if (identity.startsWith('s:')) stage++;
+    return { stage, upper: this.origins.size - stage + this.names.size };
   }
 
   private load(path: string): void {

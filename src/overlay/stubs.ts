@@ -9,6 +9,12 @@
  * A stub copied out of a frozen snapshot keeps the snapshot's changes as present bytes, dirty
  * only until that snapshot reaches the flash ("inherited").
  *
+ * A stub lives as long as its stage file: it belongs to the live stage, then to the snapshot that
+ * froze it, and goes when that snapshot has been flushed. When a snapshot a stub inherited from
+ * reaches the flash, the upper file holds those bytes again: the stub stops keeping them (they are
+ * punched out of the stage file at its next write), so a file written across many freezes costs
+ * RAM for its latest changes only.
+ *
  * Holes stay holes: growing a stub (truncate, or a write past its end) makes the new tail present
  * (the stage file holds it as a hole) but not dirty: there are no bytes to write. What was cut
  * off by a shrink must not come back from the origin, so a stub records its floor, the smallest
@@ -16,6 +22,7 @@
  * ranges and sets the size (journal.ts). Every byte at or past the floor is present.
  */
 import { closeSync, fstatSync, ftruncateSync, linkSync, lstatSync, openSync, readSync, rmSync, type BigIntStats } from 'node:fs';
+import { native } from '../native/index.js';
 import { Extents } from './extents.js';
 import type { Layer } from './layers.js';
 import { copyData, copyRange, dataExtents } from './sparse.js';
@@ -36,6 +43,10 @@ export interface Stub {
   dirty: Extents;
   /** What an unflushed snapshot's stub changed (its pending ranges and floor). */
   inherited: { from: Layer; ranges: Extents; floor: number } | null;
+  /** Where the stage file is: the live stage (null), or the frozen snapshot that holds it. */
+  home: Layer | null;
+  /** Ranges the stage file need not hold any more (the origin has them): punched at next write. */
+  released: Extents | null;
 }
 
 /** Files smaller than this are copied whole: simpler, and a few pages cost nothing. */
@@ -43,6 +54,11 @@ const STUB_MIN_SIZE = 16 * 1024;
 
 export class Stubs {
   private readonly byIno = new Map<bigint, Stub>();
+
+  /** How many stubs are held (bookkeeping that must not outlive the files). */
+  get size(): number {
+    return this.byIno.size;
+  }
 
   get(ino: bigint): Stub | undefined {
     return this.byIno.get(ino);
@@ -68,7 +84,9 @@ export class Stubs {
       origin = keepAt;
       originSnapshot = { layer, vpath };
     }
-    this.register(target, { origin, originIno: originStat.ino, originSnapshot, size, floor: size, present: new Extents(), dirty: new Extents(), inherited: null }, size);
+    this.register(target, {
+      origin, originIno: originStat.ino, originSnapshot, size, floor: size, present: new Extents(), dirty: new Extents(), inherited: null, home: null, released: null,
+    }, size);
   }
 
   /**
@@ -87,6 +105,8 @@ export class Stubs {
       present: from.present.clone(),
       dirty: new Extents(),
       inherited: { from: layer, ranges: pending, floor: this.floor(from) },
+      home: null,
+      released: null,
     };
     this.register(target, stub, from.size);
     const input = openSync(fromReal, 'r');
@@ -200,8 +220,17 @@ export class Stubs {
    * it is now the origin's, and origins in it move to the upper files that now hold their bytes.
    */
   flushed(layer: Layer, upperRoot: string): void {
-    for (const stub of this.byIno.values()) {
-      if (stub.inherited?.from === layer) stub.inherited = null;
+    for (const [ino, stub] of this.byIno) {
+      if (stub.home === layer) {
+        // Its file goes with the snapshot.
+        this.byIno.delete(ino);
+        if (stub.originSnapshot) rmSync(stub.origin, { force: true });
+        continue;
+      }
+      if (stub.inherited?.from === layer) {
+        stub.inherited = null;
+        this.release(stub);
+      }
       if (stub.originSnapshot?.layer === layer) {
         // The upper file at that path now holds the origin's bytes: use it and let the RAM copy
         // go. If it is not there (never expected), keep the RAM copy: correct, only costlier.
@@ -216,12 +245,48 @@ export class Stubs {
     }
   }
 
+  /** The live stage was frozen as `layer`: its stubs' files are that snapshot's now. */
+  frozen(layer: Layer): void {
+    for (const stub of this.byIno.values()) if (stub.home === null) stub.home = layer;
+  }
+
+  /** Give back the stage file's pages of ranges the origin holds again (`fd` open for writing). */
+  punchReleased(stub: Stub, fd: number): void {
+    const released = stub.released;
+    if (!released) return;
+    stub.released = null;
+    try {
+      for (const [start, end] of released.list) native.punchHole(fd, start, end - start);
+    } catch {
+      // Only RAM is at stake: those bytes are no longer read from the stage file either way.
+    }
+  }
+
   /** Snapshot `from` was folded into `into` (its files moved there, same paths). */
   merged(from: Layer, into: Layer): void {
     for (const stub of this.byIno.values()) {
+      if (stub.home === from) stub.home = into;
       if (stub.inherited?.from === from) stub.inherited.from = into;
       if (stub.originSnapshot?.layer === from) stub.originSnapshot.layer = into;
     }
+  }
+
+  /**
+   * The origin now holds every byte this stub has not changed itself (below its floor): those
+   * need not stay in RAM. Reads of them go to the origin from now on.
+   */
+  private release(stub: Stub): void {
+    if (stub.originSnapshot) return; // the origin is itself in RAM: nothing to gain
+    const keep = stub.dirty.clone();
+    keep.add(stub.floor, stub.size); // at or past the floor the origin's bytes are gone
+    const released = new Extents();
+    for (const [start, end] of stub.present.list) {
+      for (const piece of keep.split(start, end)) if (!piece.inside) released.add(piece.start, piece.end);
+    }
+    if (released.list.length === 0) return;
+    stub.present = keep;
+    stub.released = released;
+    stub.originIno = inoOrNull(stub.origin) ?? stub.originIno; // a flush may have replaced the file
   }
 }
 

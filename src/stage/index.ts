@@ -11,8 +11,8 @@
 import { lstatSync, readdirSync, rmSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { Flusher, underAny, type FlushPolicy } from '../flush/flusher.js';
-import type { FlashPaths } from '../flush/journal.js';
-import type { FlushStats } from '../flush/metrics.js';
+import type { FlashPaths } from '../flush/journal/index.js';
+import type { Bookkeeping, FlushStats } from '../flush/metrics.js';
 import { applyInRam, planFlush, type Plan } from '../flush/plan.js';
 import { Overlay, type Layer } from '../overlay/index.js';
 import { identityOf, type InodeStore } from '../overlay/inodes.js';
@@ -117,6 +117,13 @@ export class Stage {
     return [...merged.paths].map(([path, change]) => ({ path, ...change, in: where.get(path) ?? 'stage' }));
   }
 
+  /** What is kept in memory about the stage (it must shrink again once flushed). */
+  bookkeeping(): Bookkeeping {
+    const inodes = this.union.inodes.counts();
+    const pendingPaths = this.queue.reduce((sum, s) => sum + s.record.paths.size, this.changes.current.paths.size);
+    return { stubs: this.stubs.size, stageInodeMappings: inodes.stage, upperInodeMappings: inodes.upper, pendingPaths };
+  }
+
   /** Stop the flusher's clock (after the last flush). */
   stop(): void {
     this.flusher?.stop();
@@ -168,6 +175,7 @@ export class Stage {
     const layer = freezeStage(this.union, join(this.options.dir, `frozen-${seq}`), this.volatileRoots, this.options.log);
     this.seq = seq;
     const taken = this.changes.taken();
+    this.stubs.frozen(layer);
     const snapshot: Snapshot = { seq, layer, carriesUpTo: seq, since: taken.since, bytes: taken.bytes, record: taken.record, failed: false };
     this.queue.push(snapshot);
     return snapshot;
