@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { FlushPolicy } from '../flush/flusher.js';
 import { compactDirectLog, compactInodeMaps } from '../flush/inode-maps.js';
-import { flashPaths, recoverJournal } from '../flush/journal.js';
+import { flashPaths, recoverJournal } from '../flush/journal/index.js';
 import type { FlushStats } from '../flush/metrics.js';
 import { sleep } from '../flush/sleep.js';
 import { nextEpoch } from '../flush/state.js';
