@@ -8,7 +8,7 @@
 import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isErrno } from '../overlay/errors.js';
-import { mappingFilesIn, upperIdentity } from '../overlay/inodes.js';
+import { mappingFilesIn, readMappingLines, upperIdentity } from '../overlay/inodes.js';
 
 /** Mapping lines folded in order: later lines win, "forget" lines drop an identity. */
 class MappingFold {
@@ -16,22 +16,18 @@ class MappingFold {
   readonly links = new Map<string, Set<string>>();
 
   add(text: string): void {
-    for (const line of text.split('\n')) {
-      if (line.startsWith('forget\t')) {
-        const identity = line.slice('forget\t'.length);
-        this.numbers.delete(identity);
-        this.links.delete(identity);
-      } else if (line.startsWith('link\t')) {
-        const [, identity, path] = line.split('\t');
-        if (!identity || !path) continue;
+    readMappingLines(text, {
+      number: (identity, number) => this.numbers.set(identity, number),
+      link: (identity, path) => {
         const set = this.links.get(identity) ?? new Set<string>();
         set.add(path);
         this.links.set(identity, set);
-      } else {
-        const [identity, number] = line.split(' ');
-        if (identity && number) this.numbers.set(identity, number);
-      }
-    }
+      },
+      forget: (identity) => {
+        this.numbers.delete(identity);
+        this.links.delete(identity);
+      },
+    });
   }
 
   keepOnly(live: Set<string>): void {

@@ -29,6 +29,28 @@ export function upperIdentity(stat: BigIntStats): string {
   return `u:${stat.ino}:${stat.birthtimeNs}`;
 }
 
+/** The three kinds of line of a mapping file, in the order they come. */
+export interface MappingLines {
+  number(identity: string, number: string): void;
+  link(identity: string, path: string): void;
+  forget(identity: string): void;
+}
+
+/** "IDENTITY NUMBER", "link\tIDENTITY\tPATH" and "forget\tIDENTITY" lines (see adopt). */
+export function readMappingLines(text: string, to: MappingLines): void {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('forget\t')) {
+      to.forget(line.slice('forget\t'.length));
+    } else if (line.startsWith('link\t')) {
+      const [, identity, path] = line.split('\t');
+      if (identity && path) to.link(identity, path);
+    } else {
+      const [identity, number] = line.split(' ');
+      if (identity && number) to.number(identity, number);
+    }
+  }
+}
+
 export interface InodeStore {
   /** Files of "identity number" lines to read at start. */
   readFrom: string[];
@@ -71,24 +93,18 @@ export class InodeNumbers {
    * the flush removed from the upper (so the map holds only objects that exist).
    */
   adopt(lines: string): void {
-    for (const line of lines.split('\n')) {
-      if (line.startsWith('forget\t')) {
-        const identity = line.slice('forget\t'.length);
-        this.origins.delete(identity);
-        this.names.delete(identity);
-        continue;
-      }
-      if (line.startsWith('link\t')) {
-        const [, identity, path] = line.split('\t');
-        if (!identity || !path) continue;
+    readMappingLines(lines, {
+      number: (identity, ino) => this.origins.set(identity, Number(ino)),
+      link: (identity, path) => {
         const set = this.names.get(identity) ?? new Set<string>();
         set.add(path);
         this.names.set(identity, set);
-        continue;
-      }
-      const [identity, ino] = line.split(' ');
-      if (identity && ino) this.origins.set(identity, Number(ino));
-    }
+      },
+      forget: (identity) => {
+        this.origins.delete(identity);
+        this.names.delete(identity);
+      },
+    });
   }
 
   /** Union paths a flush gave the upper object; some may have been renamed or removed since. */

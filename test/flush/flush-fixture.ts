@@ -10,6 +10,9 @@ import { run } from '../support/command.js';
 import { mountKernelOverlay } from '../support/overlayfs.js';
 import { buildSquashfs, mountSquashfs } from '../support/squashfs.js';
 import { allXattrs, diffSnapshots, snapshotTree, type TreeEntry } from '../support/tree-snapshot.js';
+import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
+import { makeTempDir } from '../support/tempdir.js';
+import { mountTmpfs } from '../support/tmpfs.js';
 import { auditUpper } from '../support/upper-audit.js';
 import { setXattr } from '../support/xattr-cli.js';
 import { mulberry32 } from '../support/mulberry32.js';
@@ -50,6 +53,32 @@ export function buildLower(cleanup: Cleanup, dir: string, entries: readonly Lowe
  */
 export function inMount(mountpoint: string, script: string, timeoutMs = 120_000): string {
   return run('sh', ['-euc', `cd '${mountpoint}'\n${script}`], { timeoutMs });
+}
+
+/** The usual staged setup: a squashfs lower, a tmpfs for stages, an ext4 flash, a mountpoint. */
+export interface StagedFlash {
+  dir: string;
+  lowers: string[];
+  stages: StageDirs;
+  flash: FlashMount;
+  /** FLASH/upper, for --upper. */
+  upper: string;
+  mountpoint: string;
+}
+
+export function prepareStagedFlash(
+  cleanup: Cleanup,
+  lower: readonly LowerEntry[],
+  sizes: { flashMiB: number; stageMiB: number },
+): StagedFlash {
+  const dir = makeTempDir(cleanup);
+  const lowers = [buildLower(cleanup, dir, lower)];
+  const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: `${sizes.stageMiB}m` }));
+  createFlashImage(join(dir, 'flash.img'), { sizeBytes: sizes.flashMiB * 1024 * 1024 });
+  const flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
+  const mountpoint = join(dir, 'mnt');
+  mkdirSync(mountpoint);
+  return { dir, lowers, stages, flash, upper: join(flash.mountpoint, 'upper'), mountpoint };
 }
 
 /** A new empty directory for the next daemon's stage (the previous one is deleted). */

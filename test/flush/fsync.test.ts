@@ -3,16 +3,13 @@
 // holding the file has completed, so the upper has it the moment fsync returns.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
-import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
 import { startPersistd, type Persistd } from '../support/persistd.js';
-import { makeTempDir } from '../support/tempdir.js';
-import { mountTmpfs } from '../support/tmpfs.js';
-import { buildLower, inMount, StageDirs, writeSourceFiles } from './flush-fixture.js';
+import { inMount, prepareStagedFlash, writeSourceFiles, type StagedFlash } from './flush-fixture.js';
 
 const MIB = 1024 * 1024;
 
@@ -28,26 +25,17 @@ function writeAndFsync(path: string, text: string): void {
 
 describe('fsync: defer by default, honor under --fsync-honor', () => {
   const cleanup = new Cleanup();
-  let dir: string;
-  let flash: FlashMount;
-  const mnt = (): string => join(dir, 'mnt');
-  const upper = (): string => join(flash.mountpoint, 'upper');
+  let setup: StagedFlash;
+  const mnt = (): string => setup.mountpoint;
+  const upper = (): string => setup.upper;
 
   before(async () => {
-    dir = makeTempDir(cleanup);
-    const lowers = [buildLower(cleanup, dir, [
-      { path: 'var/lib/critical/.keep', content: '' },
-      { path: 'var/log/.keep', content: '' },
-    ])];
-    const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '64m' }));
-    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 64 * MIB });
-    flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
-    mkdirSync(mnt());
+    setup = prepareStagedFlash(cleanup, [{ path: 'var/lib/critical/.keep', content: '' }, { path: 'var/log/.keep', content: '' }], { flashMiB: 64, stageMiB: 64 });
     // A flush interval far longer than the test: only an honored fsync can bring a flush.
     await startPersistd(cleanup, {
-      lowers,
+      lowers: setup.lowers,
       upper: upper(),
-      stage: stages.next(),
+      stage: setup.stages.next(),
       mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '1h', '--fsync-honor', '/var/lib/critical'],
     });
@@ -71,29 +59,23 @@ describe('fsync: defer by default, honor under --fsync-honor', () => {
 // into the failed one), and fsync must say so: EIO.
 describe('fsync under --fsync-honor on a full flash', () => {
   const cleanup = new Cleanup();
-  let dir: string;
-  let flash: FlashMount;
+  let setup: StagedFlash;
   let daemon: Persistd;
-  const mnt = (): string => join(dir, 'mnt');
-  const upper = (): string => join(flash.mountpoint, 'upper');
+  const mnt = (): string => setup.mountpoint;
+  const upper = (): string => setup.upper;
 
   before(async () => {
-    dir = makeTempDir(cleanup);
-    const lowers = [buildLower(cleanup, dir, [{ path: 'var/lib/critical/.keep', content: '' }, { path: 'big/.keep', content: '' }])];
-    const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '128m' }));
-    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 16 * MIB });
-    flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
-    writeSourceFiles(join(dir, 'sources'), 24, MIB, 7);
-    mkdirSync(mnt());
+    setup = prepareStagedFlash(cleanup, [{ path: 'var/lib/critical/.keep', content: '' }, { path: 'big/.keep', content: '' }], { flashMiB: 16, stageMiB: 128 });
+    writeSourceFiles(join(setup.dir, 'sources'), 24, MIB, 7);
     daemon = await startPersistd(cleanup, {
-      lowers, upper: upper(), stage: stages.next(), mountpoint: mnt(),
+      lowers: setup.lowers, upper: upper(), stage: setup.stages.next(), mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '1h', '--max-dirty', '1GiB', '--fsync-honor', '/var/lib/critical'],
     });
   });
   after(() => cleanup.runAll());
 
   it('returns EIO from fsync when the flash cannot take the data, and keeps the data', async () => {
-    inMount(mnt(), `cp '${join(dir, 'sources')}'/f* big/`);
+    inMount(mnt(), `cp '${join(setup.dir, 'sources')}'/f* big/`);
     const from = daemon.output().length;
     daemon.signal('SIGUSR1');
     await daemon.waitForOutput(/flush of batch \d+ failed/, from, 60_000, 'the first flush to fail');

@@ -7,35 +7,24 @@
 // (renames keep it) and no two live names may share one.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
-import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
 import { startPersistd } from '../support/persistd.js';
-import { makeTempDir } from '../support/tempdir.js';
-import { mountTmpfs } from '../support/tmpfs.js';
-import { buildLower, StageDirs } from '../flush/flush-fixture.js';
+import { prepareStagedFlash, type StagedFlash } from '../flush/flush-fixture.js';
 
 const RESTARTS = 20;
 const FLUSHES_PER_START = 50;
 
 describe('inode numbers across 1,000 flushes and 20 restarts', () => {
   const cleanup = new Cleanup();
-  let dir: string;
-  let flash: FlashMount;
-  let stages: StageDirs;
-  let lowers: string[];
-  const mnt = (): string => join(dir, 'mnt');
+  let setup: StagedFlash;
+  const mnt = (): string => setup.mountpoint;
 
   before(() => {
-    dir = makeTempDir(cleanup);
-    lowers = [buildLower(cleanup, dir, [{ path: 'etc/config', content: 'factory\n' }, { path: 'etc/other', content: 'other\n' }])];
-    stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '64m' }));
-    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 64 * 1024 * 1024 });
-    flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
-    mkdirSync(mnt());
+    setup = prepareStagedFlash(cleanup, [{ path: 'etc/config', content: 'factory\n' }, { path: 'etc/other', content: 'other\n' }], { flashMiB: 64, stageMiB: 64 });
   });
   after(() => cleanup.runAll());
 
@@ -45,7 +34,7 @@ describe('inode numbers across 1,000 flushes and 20 restarts', () => {
     let flushes = 0;
     for (let start = 0; start < RESTARTS; start++) {
       const daemon = await startPersistd(cleanup, {
-        lowers, upper: join(flash.mountpoint, 'upper'), stage: stages.next(), mountpoint: mnt(),
+        lowers: setup.lowers, upper: setup.upper, stage: setup.stages.next(), mountpoint: mnt(),
         extraArgs: ['--flush-interval', '1h', '--min-interval', '0'],
       });
       for (let round = 0; round < FLUSHES_PER_START; round++) {
@@ -83,13 +72,13 @@ describe('inode numbers across 1,000 flushes and 20 restarts', () => {
       assert.equal(exit.code, 0, exit.output.slice(-2000));
     }
     assert.equal(flushes, RESTARTS * FLUSHES_PER_START);
-    const inodesDir = join(flash.mountpoint, 'inodes');
+    const inodesDir = join(setup.flash.mountpoint, 'inodes');
     const files = readdirSync(inodesDir);
     assert.ok(files.length <= 65, `FLASH/inodes holds ${files.length} files: ${files.slice(0, 10).join(' ')}...`);
     // The compacted map (rewritten at every start and every 64 flushes) holds a line per object
     // that persist moved to the upper, no more: replaced and deleted objects were forgotten.
     const mapLines = readFileSync(join(inodesDir, 'map'), 'utf8').split('\n').filter(Boolean).length;
-    const upperObjects = Number(run('sh', ['-c', `find '${join(flash.mountpoint, 'upper')}' | wc -l`]).trim());
+    const upperObjects = Number(run('sh', ['-c', `find '${setup.upper}' | wc -l`]).trim());
     assert.ok(mapLines <= upperObjects, `the inode map holds ${mapLines} lines for ${upperObjects} upper objects`);
   });
 });

@@ -4,36 +4,25 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
 import { run } from '../support/command.js';
-import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
 import { startPersistd, type Persistd } from '../support/persistd.js';
-import { makeTempDir } from '../support/tempdir.js';
-import { mountTmpfs } from '../support/tmpfs.js';
-import { buildLower, StageDirs } from '../flush/flush-fixture.js';
-
-const MIB = 1024 * 1024;
+import { prepareStagedFlash, type StagedFlash } from '../flush/flush-fixture.js';
 
 describe('open handles across directory renames and freezes (staged)', () => {
   const cleanup = new Cleanup();
-  let dir: string;
-  let flash: FlashMount;
+  let setup: StagedFlash;
   let daemon: Persistd;
-  const mnt = (): string => join(dir, 'mnt');
-  const upper = (): string => join(flash.mountpoint, 'upper');
+  const mnt = (): string => setup.mountpoint;
+  const upper = (): string => setup.upper;
 
   before(async () => {
-    dir = makeTempDir(cleanup);
-    const lowers = [buildLower(cleanup, dir, [{ path: 'srv/.keep', content: '' }])];
-    const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '64m' }));
-    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 64 * MIB });
-    flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
-    mkdirSync(mnt());
+    setup = prepareStagedFlash(cleanup, [{ path: 'srv/.keep', content: '' }], { flashMiB: 64, stageMiB: 64 });
     daemon = await startPersistd(cleanup, {
-      lowers, upper: upper(), stage: stages.next(), mountpoint: mnt(),
+      lowers: setup.lowers, upper: upper(), stage: setup.stages.next(), mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '1h'],
     });
   });
@@ -44,7 +33,7 @@ describe('open handles across directory renames and freezes (staged)', () => {
    * for its "flushed batch" line via a marker file), write again through fd 3.
    */
   async function writeAcross(file: string, rename: string): Promise<string> {
-    const marker = join(dir, `flushed-${Math.random().toString(36).slice(2)}`);
+    const marker = join(setup.dir, `flushed-${Math.random().toString(36).slice(2)}`);
     const script = `cd '${mnt()}'\nexec 3>'${file}'\necho one >&3\n${rename}\n: > '${marker}.go'\nwhile [ ! -e '${marker}' ]; do sleep 0.05; done\necho two >&3\nexec 3>&-\n`;
     const child = new Promise<string>((done, failed) => {
       const sh = spawn('sh', ['-euc', script], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -4,36 +4,27 @@
 // mapping, no pending path (the metrics file shows the counts), however many there were.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cleanup } from '../support/cleanup.js';
-import { attachFlash, createFlashImage, type FlashMount } from '../support/flash-image.js';
 import { readMetrics, waitForMetrics } from '../support/prometheus-textfile.js';
 import { startPersistd, type Persistd } from '../support/persistd.js';
-import { makeTempDir } from '../support/tempdir.js';
-import { mountTmpfs } from '../support/tmpfs.js';
-import { buildLower, inMount, StageDirs } from '../flush/flush-fixture.js';
+import { inMount, prepareStagedFlash, type StagedFlash } from '../flush/flush-fixture.js';
 
 describe('stubs: contents and bookkeeping (staged)', () => {
   const cleanup = new Cleanup();
-  let dir: string;
-  let flash: FlashMount;
+  let setup: StagedFlash;
   let daemon: Persistd;
   let metricsFile: string;
-  const mnt = (): string => join(dir, 'mnt');
-  const upper = (): string => join(flash.mountpoint, 'upper');
+  const mnt = (): string => setup.mountpoint;
+  const upper = (): string => setup.upper;
 
   before(async () => {
-    dir = makeTempDir(cleanup);
-    const lowers = [buildLower(cleanup, dir, [{ path: 'data/.keep', content: '' }])];
-    const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '128m' }));
-    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 128 * 1024 * 1024 });
-    flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
-    metricsFile = join(dir, 'metrics.prom');
-    mkdirSync(mnt());
+    setup = prepareStagedFlash(cleanup, [{ path: 'data/.keep', content: '' }], { flashMiB: 128, stageMiB: 128 });
+    metricsFile = join(setup.dir, 'metrics.prom');
     daemon = await startPersistd(cleanup, {
-      lowers, upper: upper(), stage: stages.next(), mountpoint: mnt(),
+      lowers: setup.lowers, upper: upper(), stage: setup.stages.next(), mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '0', '--metrics-file', metricsFile],
     });
     // 40 files of 64 KiB in the upper: each later change makes a stub of it.
@@ -69,24 +60,19 @@ describe('stubs: contents and bookkeeping (staged)', () => {
 // for its latest changes, not for every change since it was first touched.
 describe('stubs written across flushes keep only their latest changes in RAM', () => {
   const cleanup = new Cleanup();
-  let dir: string;
+  let setup: StagedFlash;
   let stageDir: string;
   let daemon: Persistd;
-  const mnt = (): string => join(dir, 'mnt');
+  const mnt = (): string => setup.mountpoint;
   const RANGE = 256 * 1024;
   const ROUNDS = 8;
 
   before(async () => {
-    dir = makeTempDir(cleanup);
-    const lowers = [buildLower(cleanup, dir, [{ path: 'data/.keep', content: '' }])];
-    const stages = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '128m' }));
-    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 64 * 1024 * 1024 });
-    const flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
-    mkdirSync(mnt());
-    stageDir = stages.next();
+    setup = prepareStagedFlash(cleanup, [{ path: 'data/.keep', content: '' }], { flashMiB: 64, stageMiB: 128 });
+    stageDir = setup.stages.next();
     // Slow flushes (256 KiB/s): a write a moment after a flush starts lands while it runs.
     daemon = await startPersistd(cleanup, {
-      lowers, upper: join(flash.mountpoint, 'upper'), stage: stageDir, mountpoint: mnt(),
+      lowers: setup.lowers, upper: setup.upper, stage: stageDir, mountpoint: mnt(),
       extraArgs: ['--flush-interval', '1h', '--min-interval', '0', '--rate-limit', '256KiB/s'],
     });
     inMount(mnt(), `head -c ${4 * 1024 * 1024} /dev/urandom > data/db`);
@@ -112,6 +98,6 @@ describe('stubs written across flushes keep only their latest changes in RAM', (
     // And the file reads as written: the released ranges now come from the upper.
     const union = inMount(mnt(), 'sha256sum data/db').split(' ')[0];
     await daemon.flushNow();
-    assert.equal(inMount(mnt(), `sha256sum '${join(dir, 'flash', 'upper', 'data', 'db')}'`).split(' ')[0], union);
+    assert.equal(inMount(mnt(), `sha256sum '${join(setup.upper, 'data', 'db')}'`).split(' ')[0], union);
   });
 });

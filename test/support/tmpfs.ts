@@ -9,12 +9,15 @@ import { unmountForcefully } from './unmount.js';
 export interface TmpfsOptions {
   /** tmpfs size= option, e.g. "256m". */
   size?: string;
+  /** tmpfs nr_inodes= option: how many files and directories it can hold. */
+  inodes?: number;
 }
 
 /** Mounts a fresh tmpfs (root dir mode 0755) at `mountpoint`, creating the directory. */
 export function mountTmpfs(cleanup: Cleanup, mountpoint: string, options: TmpfsOptions = {}): string {
   mkdirSync(mountpoint, { recursive: true });
-  run('mount', ['-t', 'tmpfs', '-o', `mode=0755,size=${options.size ?? '256m'}`, 'tmpfs', mountpoint]);
+  const inodes = options.inodes ? `,nr_inodes=${options.inodes}` : '';
+  run('mount', ['-t', 'tmpfs', '-o', `mode=0755,size=${options.size ?? '256m'}${inodes}`, 'tmpfs', mountpoint]);
   cleanup.add(`unmount tmpfs ${mountpoint}`, () => unmountForcefully(mountpoint));
   return mountpoint;
 }
