@@ -3,7 +3,7 @@
 // fails with ENOTCONN and nothing waits on the daemon any more), then a lazy unmount detaches it.
 
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { run, tryRun } from './command.js';
+import { tryRun } from './command.js';
 import { findMount, type MountEntry } from './mountinfo.js';
 
 const FUSE_CONNECTIONS = '/sys/fs/fuse/connections';
@@ -20,8 +20,8 @@ function isFuse(entry: MountEntry): boolean {
 export function abortFuseConnection(connection: number): void {
   let mountedFusectl = false;
   if (existsSync(FUSE_CONNECTIONS) && readdirSync(FUSE_CONNECTIONS).length === 0 && !findMount(FUSE_CONNECTIONS)) {
-    run('mount', ['-t', 'fusectl', 'fusectl', FUSE_CONNECTIONS]);
-    mountedFusectl = true;
+    // Another test run may mount it at the same moment: then it is theirs to unmount.
+    mountedFusectl = tryRun('mount', ['-t', 'fusectl', 'fusectl', FUSE_CONNECTIONS]).status === 0;
   }
   try {
     const abortFile = `${FUSE_CONNECTIONS}/${connection}/abort`;

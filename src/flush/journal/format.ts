@@ -59,8 +59,7 @@ export function flashPaths(flashDir: string, upper: string): FlashPaths {
   return { upper, journal: join(flashDir, 'journal'), inodes: join(flashDir, 'inodes') };
 }
 
-/** Pacing for data written to the flash (the rate limit); resolves when more may be written. */
-export type Pace = (bytes: number) => Promise<void>;
+export type { Pace } from '../../overlay/sparse.js';
 
 export interface PreparedBatch {
   seq: number;
