@@ -8,8 +8,11 @@ import { UserError, describeError } from '../errors.js';
 import { DEFAULT_POLICY, type FlushPolicy } from '../flush/flusher.js';
 import { parseDuration, parseRate, parseSize } from '../flush/units.js';
 import { serve } from '../daemon/serve.js';
+import { loadProfile, ProfileErrors, type Profile } from '../profile/index.js';
 
 const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage DIR] [options] MOUNTPOINT
+       persistd mount --profile FILE [options] MOUNTPOINT
+       persistd check FILE
 
 Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) and a writable
 layer, with the semantics and on-disk format of the kernel's overlayfs. Runs in the foreground;
@@ -23,6 +26,7 @@ Modes:
   --stage DIR2                volatile: nothing persists
 
 Options:
+  --profile FILE           take the settings from a YAML profile; flags override it
   --lower DIR[:DIR...]     read-only layers, topmost first (e.g. a mounted squashfs)
   --work DIR               direct mode's scratch space on the upper's filesystem (default DIR/../work)
   --flush-interval 30s     flush when the oldest pending change is this old
@@ -48,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : EXIT_USAGE;
   }
+  if (command === 'check') return checkCommand(rest);
   if (command !== 'mount') throw new UserError(`unknown command '${command}'`, 'see persistd --help');
   return mountCommand(rest);
 }
@@ -58,6 +63,7 @@ function parseMountArgs(args: string[]) {
       args,
       allowPositionals: true,
       options: {
+        profile: { type: 'string' },
         lower: { type: 'string' },
         upper: { type: 'string' },
         stage: { type: 'string' },
@@ -84,27 +90,39 @@ async function mountCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UserError('give exactly one MOUNTPOINT', 'see persistd --help');
-  if (!values.lower) throw new UserError('--lower is required', 'pass --lower DIR[:DIR...]');
+  const profile = values.profile === undefined ? undefined : loadForMount(values.profile);
+  const lowers = values.lower !== undefined ? values.lower.split(':').filter(Boolean) : profile ? profileLowers(profile) : undefined;
+  if (!lowers) throw new UserError('--lower is required', 'pass --lower DIR[:DIR...] or --profile FILE');
+  const upper = values.upper ?? (profile ? profileUpper(profile) : undefined);
+  const stage = values.stage ?? profile?.stage.directory;
+  const base = profile?.flush ?? DEFAULT_POLICY;
   const policy: FlushPolicy = {
-    intervalMs: values['flush-interval'] ? parseDuration(values['flush-interval'], '--flush-interval') : DEFAULT_POLICY.intervalMs,
-    maxDirtyBytes: values['max-dirty'] ? parseSize(values['max-dirty'], '--max-dirty') : DEFAULT_POLICY.maxDirtyBytes,
-    minIntervalMs: values['min-interval'] ? parseDuration(values['min-interval'], '--min-interval') : DEFAULT_POLICY.minIntervalMs,
-    rateBytesPerSec: values['rate-limit'] ? parseRate(values['rate-limit'], '--rate-limit') : DEFAULT_POLICY.rateBytesPerSec,
+    intervalMs: values['flush-interval'] ? parseDuration(values['flush-interval'], '--flush-interval') : base.intervalMs,
+    maxDirtyBytes: values['max-dirty'] ? parseSize(values['max-dirty'], '--max-dirty') : base.maxDirtyBytes,
+    minIntervalMs: values['min-interval'] ? parseDuration(values['min-interval'], '--min-interval') : base.minIntervalMs,
+    rateBytesPerSec: values['rate-limit'] ? parseRate(values['rate-limit'], '--rate-limit') : base.rateBytesPerSec,
   };
+  const fsyncHonor = values['fsync-honor'] ?? profile?.paths.fsyncHonor ?? [];
+  const volatile = values.volatile ?? profile?.paths.volatile ?? [];
+  const metricsFile = values['metrics-file'] ?? profile?.metrics.file;
 
   process.umask(0); // modes of new files are exactly what the caller asked for
   const serving = await serve({
-    layout: { lowers: values.lower.split(':').filter(Boolean), upper: values.upper, stage: values.stage, work: values.work },
+    layout: { lowers, upper, stage, work: values.work },
     mountpoint: positionals[0]!,
     policy,
-    fsyncHonor: values['fsync-honor'] ?? [],
-    volatile: values.volatile ?? [],
-    metricsFile: values['metrics-file'],
+    fsyncHonor,
+    volatile,
+    metricsFile,
     log,
   });
   const { layout, mounted } = serving;
   const where = layout.mode === 'direct' ? `upper ${layout.upper}` : layout.mode === 'staged' ? `stage ${layout.stage}, upper ${layout.upper}` : `stage ${layout.stage}, volatile: nothing persists`;
   log(`persistd: serving ${mounted.mountpoint} (lower ${layout.lowers.join(':')}, ${where}); stop with SIGTERM or Ctrl-C`);
+  if (values.profile !== undefined) {
+    const list = (prefixes: readonly string[]) => (prefixes.length ? prefixes.join(' ') : '(none)');
+    log(`persistd: settings (profile ${values.profile}, flags override it): flush-interval ${policy.intervalMs} ms, max-dirty ${policy.maxDirtyBytes} bytes, min-interval ${policy.minIntervalMs} ms, rate-limit ${policy.rateBytesPerSec} bytes/s, volatile ${list(volatile)}, fsync-honor ${list(fsyncHonor)}, metrics-file ${metricsFile ?? '(none)'}`);
+  }
 
   keepServingThroughBugs();
   injectBug(process.env['PERSIST_INJECT_BUG']);
@@ -120,6 +138,58 @@ async function mountCommand(args: string[]): Promise<number> {
   else log(`persistd: ${reason}: flushing and unmounting ${mounted.mountpoint}`);
   await serving.stop();
   return 0;
+}
+
+/** `persistd check FILE`: 0 and a summary when valid; 2 and one `file:line:col: key: message` line per problem. */
+function checkCommand(args: string[]): number {
+  if (args.length !== 1 || args[0]!.startsWith('-')) throw new UserError('usage: persistd check FILE', 'see persistd --help');
+  const file = args[0]!;
+  try {
+    console.log(`${file}: ok: ${summarize(loadProfile(file))}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ProfileErrors)) throw err;
+    for (const problem of err.errors) console.error(problem.format());
+    return EXIT_USAGE;
+  }
+}
+
+function summarize(profile: Profile): string {
+  const { upper } = profile.layers;
+  const where =
+    upper.kind === 'none' ? 'no upper (volatile)'
+    : upper.kind === 'path' ? `upper ${upper.path}`
+    : `upper ${upper.image ? `image ${upper.image} on ` : ''}${upper.label ? `LABEL=${upper.label}` : upper.uuid ? `UUID=${upper.uuid}` : upper.device} (${upper.fstype})`;
+  const lowers = profile.layers.lower.length;
+  return `${lowers} lower layer${lowers === 1 ? '' : 's'}, ${where}, stage ${profile.stage.directory} (${profile.stage.sizeBytes} bytes), flush every ${profile.flush.intervalMs / 1000} s, ${profile.paths.volatile.length} volatile paths, on-failure ${profile.onFailure}`;
+}
+
+/** A profile with errors is a bad start: one line (the first problem and how many more). */
+function loadForMount(file: string): Profile {
+  try {
+    return loadProfile(file);
+  } catch (err) {
+    if (!(err instanceof ProfileErrors)) throw err;
+    const more = err.errors.length - 1;
+    throw new UserError(`bad profile: ${err.errors[0]!.format()}${more ? ` (and ${more} more)` : ''}`, `see persistd check ${file}`);
+  }
+}
+
+/** mount serves directories; squashfs images and devices are the boot code's to mount. */
+function profileLowers(profile: Profile): string[] {
+  return profile.layers.lower.map((layer, i) => {
+    if ('directory' in layer) return layer.directory;
+    const what = 'image' in layer ? `the image ${layer.image}` : `the device ${layer.device}`;
+    throw new UserError(`profile: layers.lower[${i}] is ${what}: persistd mount serves directories (the boot code mounts images and devices)`, 'pass --lower DIR[:DIR...]');
+  });
+}
+
+function profileUpper(profile: Profile): string | undefined {
+  const { upper } = profile.layers;
+  if (upper.kind === 'none') return undefined;
+  if (upper.kind === 'path') return upper.path;
+  const what = upper.image ? `an image file (${upper.image})` : `a filesystem by ${upper.label ? `label ${upper.label}` : upper.uuid ? `uuid ${upper.uuid}` : `device ${upper.device}`}`;
+  throw new UserError(`profile: layers.upper is ${what}: persistd mount takes a directory (the boot code mounts it)`, 'pass --upper DIR');
 }
 
 /**
