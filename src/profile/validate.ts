@@ -138,7 +138,7 @@ export class Checker {
         try {
           const parse = spec.type === 'duration' ? parseDuration : spec.type === 'size' ? parseSize : parseRate;
           const value = parse(text, key);
-          if (value <= 0) return bad(`must be more than 0`);
+          if (value <= 0 && (spec.type === 'rate' || key === 'stage.size')) return bad('must be more than 0');
           return value;
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
