@@ -2,7 +2,7 @@
 // profile's settings take effect, and command-line flags override them (seen in what reaches the
 // flash and in the daemon's settings line).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { startPersistd } from '../support/persistd.js';
 import { findRepoRoot } from '../support/repo-root.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { mountTmpfs } from '../support/tmpfs.js';
+import { isMounted, unmountForcefully } from '../support/unmount.js';
 
 const MIB = 1024 * 1024;
 const persistd = join(findRepoRoot(), 'bin', 'persistd.js');
@@ -147,5 +148,54 @@ describe('persistd mount --profile', () => {
     assert.equal(readFileSync(join(upper('b'), 'scratch/x'), 'utf8'), 'persisted now\n', '--volatile replaced the profile\'s list');
     assert.equal(existsSync(join(upper('b'), 'other')), false);
     await daemon.stop();
+  });
+});
+
+describe('persistd mount --profile, layout from the profile alone', () => {
+  const cleanup = new Cleanup();
+  after(() => cleanup.runAll());
+
+  it('serves the lower, upper and stage the profile names, with no layer flags', async () => {
+    const dir = makeTempDir(cleanup);
+    const lower = buildLower(cleanup, dir, [{ path: 'etc/motd', content: 'factory\n' }]);
+    const stage = new StageDirs(mountTmpfs(cleanup, join(dir, 'stage-tmpfs'), { size: '32m' })).next();
+    createFlashImage(join(dir, 'flash.img'), { sizeBytes: 32 * MIB });
+    const flash = attachFlash(cleanup, join(dir, 'flash.img'), join(dir, 'flash'));
+    const upper = join(flash.mountpoint, 'upper');
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const profile = join(dir, 'profile.yaml');
+    writeFileSync(profile, `version: 1\nlayers:\n  lower:\n    - directory: ${lower}\n  upper:\n    path: ${upper}\nstage:\n  directory: ${stage}\nflush:\n  interval: 1h\n  min-interval: 0s\n`);
+
+    const child = spawn(process.execPath, [persistd, 'mount', '--profile', profile, mnt], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanup.add('stop the profile-only persistd', async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 20_000))]);
+        if (!done) child.kill('SIGKILL');
+      }
+      if (isMounted(mnt)) unmountForcefully(mnt, { abortFuse: true });
+    });
+    const waitFor = async (pattern: RegExp, what: string): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      while (!pattern.test(output)) {
+        if (child.exitCode !== null || Date.now() > deadline) assert.fail(`no ${what}; output:\n${output}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    await waitFor(/persistd: serving .*\(lower [^,]*, stage [^,]*, upper [^)]*\)/, 'serving line');
+    assert.match(output, new RegExp(`\\(lower ${lower}, stage ${stage}, upper ${upper}\\)`));
+    await waitFor(/persistd: settings .*volatile \/tmp \/var\/tmp \/var\/cache, /, 'settings line with the default volatile paths');
+    assert.equal(readFileSync(join(mnt, 'etc/motd'), 'utf8'), 'factory\n');
+    writeFileSync(join(mnt, 'etc/motd'), 'changed\n');
+    child.kill('SIGUSR1');
+    await waitFor(/persistd: flushed batch/, 'flush');
+    assert.equal(readFileSync(join(upper, 'etc/motd'), 'utf8'), 'changed\n');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, output);
   });
 });
