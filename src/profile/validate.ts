@@ -47,7 +47,11 @@ export class Checker {
       case 'scalar-or-map':
         if (isMap(node)) return this.checkMap(node, spec.map, key);
         if (isScalar(node) && typeof node.value === 'string' && spec.scalars.includes(node.value)) return node.value;
-        this.report(isScalar(node) ? 'BAD_VALUE' : 'WRONG_TYPE', at, key, `expected ${spec.scalars.map((s) => `'${s}'`).join(' or ')} or a map`, `write e.g. ${key.split('.').pop()}: { label: PERSIST }`);
+        {
+          const guess = isScalar(node) ? didYouMean(String(node.value), spec.scalars) : undefined;
+          const expectedText = `expected ${spec.scalars.map((s) => `'${s}'`).join(' or ')} or a map`;
+          this.report(isScalar(node) ? 'BAD_VALUE' : 'WRONG_TYPE', at, key, guess ? `${expectedText}, did you mean '${guess}'?` : expectedText, `write e.g. ${key.split('.').pop()}: { label: PERSIST }`);
+        }
         return undefined;
       case 'list': {
         if (!isSeq(node)) {
@@ -124,8 +128,9 @@ export class Checker {
         if (raw !== '/' && (raw.endsWith('/') || raw.includes('//') || /(^|\/)\.\.?(\/|$)/.test(raw))) return bad(`'${raw}' is not a normalised path`, 'no trailing /, //, . or .. components');
         return raw;
       case 'string':
-        if (typeof raw !== 'string' || !spec.pattern.test(raw)) return bad(`'${text}' is not valid`, spec.valid);
-        return raw;
+        // A label such as 2024 is read by YAML as a number: take what was written.
+        if (typeof raw === 'boolean' || !spec.pattern.test(text)) return bad(`'${text}' is not valid`, spec.valid);
+        return text;
       case 'enum':
         if (typeof raw === 'string' && spec.values.includes(raw)) return raw;
         {

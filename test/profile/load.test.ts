@@ -92,6 +92,13 @@ describe('profile: errors', () => {
     assert.equal(at(only(`${head}paths:\n  volatile: [/tmp, var/tmp]\n`)), 'BAD_VALUE 6:20 paths.volatile[1]');
   });
 
+  it('takes a label YAML reads as a number as written; "did you mean" for upper: none', () => {
+    assert.deepEqual(parseProfile(`${head}  upper:\n    label: 2024\n`, 'p.yaml').layers.upper, { kind: 'device', label: '2024', fstype: 'ext4', directory: 'upper' });
+    const e = only(`${head}  upper: nnoe\n`);
+    assert.equal(at(e), 'BAD_VALUE 5:10 layers.upper');
+    assert.match(e.message, /did you mean 'none'/);
+  });
+
   it('WRONG_TYPE: a string where a list belongs', () => {
     const e = only(`${head}paths:\n  volatile: /tmp\n`);
     assert.equal(at(e), 'WRONG_TYPE 6:13 paths.volatile');
