@@ -133,9 +133,9 @@ export class Flusher {
       const dueByAge = unfrozen.since !== null && now - unfrozen.since >= policy.intervalMs;
       const dueBySize = unfrozen.bytes >= policy.maxDirtyBytes;
       const spaced = now - this.lastFreeze >= policy.minIntervalMs;
-      const retry = this.stage.snapshotCount > 0 && now >= this.retryAt;
+      const retry = this.stage.snapshots.length > 0 && now >= this.retryAt;
       if ((dueByAge || dueBySize) && spaced) this.freeze();
-      if ((this.stage.snapshotCount > 0 && !this.lastError) || retry) {
+      if ((this.stage.snapshots.length > 0 && !this.lastError) || retry) {
         this.running = this.drain().finally(() => (this.running = null));
       }
     } catch (err) {
@@ -156,7 +156,7 @@ export class Flusher {
 
   /** Flush snapshots oldest first; stop at the first failure (order matters) and back off. */
   private async drain(): Promise<void> {
-    while (this.stage.snapshotCount > 0) {
+    while (this.stage.snapshots.length > 0) {
       const snapshot = this.stage.snapshots[0]!;
       const started = Date.now();
       try {

@@ -19,8 +19,8 @@ export type ChangeKind = 'added' | 'modified' | 'deleted' | 'metadata';
 /** Where the union reports each change it makes (the stage keeps the record; direct mode none). */
 export interface ChangeSink {
   note(vpath: string, kind: ChangeKind, bytes: number): void;
-  /** `from` was renamed to `to` (which existed before when `toExisted`). */
-  renamed(from: string, to: string, toExisted: boolean): void;
+  /** `from` was renamed to `to` (which existed before when `toExisted`); `isDir`: with its tree. */
+  renamed(from: string, to: string, toExisted: boolean, isDir: boolean): void;
 }
 
 const NO_RECORD: ChangeSink = { note: () => {}, renamed: () => {} };

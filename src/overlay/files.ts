@@ -52,14 +52,7 @@ export class OpenFiles {
       entry = this.ctx.copyUp.ensure(vpath, flags & fsc.O_TRUNC ? 0 : Infinity);
     }
     const fd = openSync(entry.real, (flags & PASSED_FLAGS) | (flags & fsc.O_TRUNC));
-    const id = this.add(fd, vpath, entry, flags);
-    if (flags & fsc.O_TRUNC) {
-      // The stage file is empty now; a stub must not show its origin's bytes any more.
-      const stub = this.ctx.stubs.get(this.get(id).realIno);
-      if (stub) this.ctx.stubs.truncated(stub, 0);
-      this.ctx.changes.note(vpath, 'modified', 0);
-    }
-    return id;
+    return this.add(fd, vpath, entry, flags);
   }
 
   /** create(2) with O_CREAT: a new file owned by the caller, or the existing one without O_EXCL. */

@@ -59,11 +59,6 @@ export class Overlay {
     return frozen;
   }
 
-  /** Something changed the stage's tree behind the union's back (a freeze moved paths). */
-  invalidate(): void {
-    this.ctx.resolver.invalidate();
-  }
-
   /**
    * The root as `layers` alone show it (e.g. the lowers, for a flush deciding where whiteouts are
    * still needed); null when there are none.
@@ -145,7 +140,8 @@ export class Overlay {
     const toExisted = this.ctx.resolver.tryLookup(toV) !== null;
     names.rename(this.ctx, fromV, toV);
     this.files.renamed(fromV, toV);
-    this.ctx.changes.renamed(fromV, toV, toExisted);
+    const moved = this.ctx.resolver.tryLookup(toV);
+    this.ctx.changes.renamed(fromV, toV, toExisted, (moved?.dirLayers.length ?? 0) > 0);
   }
 
   /** Unlink `vpath` but keep the (open) object reachable as `hiddenV`; see orphans.ts. */

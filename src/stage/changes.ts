@@ -25,10 +25,11 @@ export class ChangeRecord {
     else this.paths.set(vpath, { kind: folded, bytes: (before?.bytes ?? 0) + bytes });
   }
 
-  /** `from` now lives at `to`; with it, everything recorded under it. */
-  renamed(from: string, to: string, toExisted: boolean): void {
+  /** `from` now lives at `to`; a directory takes everything recorded under it along. */
+  renamed(from: string, to: string, toExisted: boolean, isDir: boolean): void {
     const under = `${from}/`;
-    for (const [vpath, change] of [...this.paths]) {
+    // Only a directory has paths under it: a file's rename (the common case) scans nothing.
+    for (const [vpath, change] of isDir ? [...this.paths] : []) {
       if (!vpath.startsWith(under)) continue;
       this.paths.delete(vpath);
       this.paths.set(to + vpath.slice(from.length), change);
@@ -69,9 +70,9 @@ export class Changes implements ChangeSink {
     this.record.note(vpath, kind, bytes);
   }
 
-  renamed(from: string, to: string, toExisted: boolean): void {
+  renamed(from: string, to: string, toExisted: boolean, isDir: boolean): void {
     this.pendingSince ??= Date.now();
-    this.record.renamed(from, to, toExisted);
+    this.record.renamed(from, to, toExisted, isDir);
   }
 
   get pending(): boolean {

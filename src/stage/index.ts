@@ -142,17 +142,9 @@ export class Stage {
     return this.union.stubs;
   }
 
-  get upperRoot(): string | undefined {
-    return this.options.upper;
-  }
-
   /** Snapshots not yet on the flash, oldest first. */
   get snapshots(): readonly Snapshot[] {
     return this.queue;
-  }
-
-  get snapshotCount(): number {
-    return this.queue.length;
   }
 
   /** Number of the newest snapshot taken. */
