@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import { UserError, describeError } from '../errors.js';
 import { DEFAULT_POLICY, type FlushPolicy } from '../flush/flusher.js';
 import { parseDuration, parseRate, parseSize } from '../flush/units.js';
-import { serve } from '../daemon/serve.js';
+import { serve, type Serving } from '../daemon/serve.js';
 import { loadProfile, ProfileErrors, type Profile } from '../profile/index.js';
+import { DEFAULT_SOCKET } from '../control/protocol.js';
+import { startControlServer } from '../control/server.js';
 
 const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage DIR] [options] MOUNTPOINT
        persistd mount --profile FILE [options] MOUNTPOINT
@@ -38,6 +40,10 @@ Options:
   --volatile PREFIX        keep PREFIX (e.g. /tmp) in RAM only: never flushed, empty again after
                            a restart, like a tmpfs mounted there (repeatable)
   --metrics-file PATH      write Prometheus metrics there (atomically, on every flush)
+  --socket PATH            the control socket persistctl talks to (default ${DEFAULT_SOCKET}, or
+                           the profile's control.socket); mode 0600, or 0660 with the profile's
+                           control.group
+  --no-socket              serve no control socket
   -h, --help               show this help`;
 
 /** Exit codes: 0 done, 1 failed while running, 2 bad usage or a bad start. */
@@ -75,6 +81,8 @@ function parseMountArgs(args: string[]) {
         'fsync-honor': { type: 'string', multiple: true },
         volatile: { type: 'string', multiple: true },
         'metrics-file': { type: 'string' },
+        socket: { type: 'string' },
+        'no-socket': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -124,6 +132,8 @@ async function mountCommand(args: string[]): Promise<number> {
     log(`persistd: settings (profile ${values.profile}, flags override it): flush-interval ${policy.intervalMs} ms, max-dirty ${policy.maxDirtyBytes} bytes, min-interval ${policy.minIntervalMs} ms, rate-limit ${policy.rateBytesPerSec} bytes/s, volatile ${list(volatile)}, fsync-honor ${list(fsyncHonor)}, metrics-file ${metricsFile ?? '(none)'}`);
   }
 
+  const control = await startControl(values.socket, values['no-socket'] === true, profile, serving);
+
   keepServingThroughBugs();
   injectBug(process.env['PERSIST_INJECT_BUG']);
   process.on('SIGUSR1', () => {
@@ -136,8 +146,30 @@ async function mountCommand(args: string[]): Promise<number> {
   });
   if (reason === 'unmounted') log(`persistd: ${mounted.mountpoint} was unmounted: flushing and exiting`);
   else log(`persistd: ${reason}: flushing and unmounting ${mounted.mountpoint}`);
+  await control?.close();
   await serving.stop();
   return 0;
+}
+
+/**
+ * The control socket. An explicit --socket that cannot be served is a bad start; the default
+ * one (another persistd may hold it, e.g. a demo beside a test) only costs a warning.
+ */
+async function startControl(flag: string | undefined, off: boolean, profile: Profile | undefined, serving: Serving) {
+  if (off) return null;
+  const socketPath = flag ?? profile?.control.socket ?? DEFAULT_SOCKET;
+  try {
+    const server = await startControlServer({ socketPath, group: profile?.control.group, target: serving.control, log });
+    log(`persistd: control socket ${server.path} (persistctl --socket ${server.path})`);
+    return server;
+  } catch (err) {
+    if (flag !== undefined) {
+      await serving.stop();
+      throw err;
+    }
+    log(`persistd: warning: no control socket: ${describeError(err)}`);
+    return null;
+  }
 }
 
 /** `persistd check FILE`: 0 and a summary when valid; 2 and one `file:line:col: key: message` line per problem. */

@@ -16,6 +16,8 @@ import { INODE_LOG } from '../overlay/work-dir.js';
 import { mappingFilesIn } from '../overlay/inodes.js';
 import { validateLayout, type Layout, type LayoutRequest } from '../overlay/validate.js';
 import { Stage } from '../stage/index.js';
+import type { ControlTarget } from '../control/protocol.js';
+import { createControlTarget, DirectChanges } from './control-target.js';
 
 export interface ServeRequest {
   layout: LayoutRequest;
@@ -34,6 +36,8 @@ export interface Serving {
   mounted: MountedUnion;
   /** The stage's owner (staged and volatile modes); null in direct mode. */
   stage: Stage | null;
+  /** What the control socket serves (src/control/server.ts). */
+  control: ControlTarget;
   /** Flush everything written so far (staged mode); resolves at once in the other modes. */
   flush(): Promise<void>;
   status(): FlushStats | null;
@@ -46,12 +50,15 @@ export async function serve(request: ServeRequest): Promise<Serving> {
   const { log } = request;
   let union: Overlay;
   let stage: Stage | null = null;
+  let directChanges: DirectChanges | null = null;
   if (layout.mode === 'direct') {
     const inodeLog = join(layout.work, INODE_LOG);
     compactDirectLog(layout.upper!, inodeLog);
+    directChanges = new DirectChanges();
     union = new Overlay({
       layers: { upper: layout.upper!, work: layout.work, lowers: layout.lowers },
       inodes: { readFrom: [inodeLog], appendTo: inodeLog, epoch: 0 },
+      changes: directChanges,
     });
   } else {
     const paths = layout.mode === 'staged' ? flashPaths(layout.flashDir!, layout.upper!) : null;
@@ -88,6 +95,7 @@ export async function serve(request: ServeRequest): Promise<Serving> {
     layout,
     mounted,
     stage,
+    control: createControlTarget({ layout, mountpoint: mounted.mountpoint, union, stage, directChanges, policy: request.policy, log }),
     flush: () => stage?.commit() ?? Promise.resolve(),
     status: () => stage?.status() ?? null,
     stop: async () => {

@@ -10,6 +10,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot, Stage } from '../stage/index.js';
+import type { Plan } from './plan.js';
 import { stepsSoFar } from './crash.js';
 import { compactInodeMaps } from './inode-maps.js';
 import { applyBatch, prepareBatch, type FlashPaths, type Pace, type PreparedBatch } from './journal/index.js';
@@ -72,8 +73,16 @@ export class Flusher {
       appBytesWritten: 0, flashBytesWritten: 0, flushes: 0, flushFailures: 0, pendingBytes: 0,
       oldestPendingSeconds: 0, lastFlush: null, device: null, bookkeeping: stage.bookkeeping(),
     };
-    this.pace = rateLimiter(options.policy.rateBytesPerSec);
+    const limit = rateLimiter(options.policy.rateBytesPerSec);
+    this.pace = (bytes) => {
+      this.progress.bytes += bytes;
+      stage.events.flushProgress(this.progress.seq, this.progress.bytes);
+      return limit(bytes);
+    };
   }
+
+  /** The batch being written and its bytes so far (progress events). */
+  private readonly progress = { seq: 0, bytes: 0 };
 
   start(): void {
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -106,8 +115,8 @@ export class Flusher {
    * Make everything written so far durable (an explicit commit, fsync "honor", shutdown).
    * Ignores min-interval. Rejects with the flush's error if the data could not be written.
    */
-  async flush(): Promise<void> {
-    this.freeze();
+  async flush(only?: readonly string[]): Promise<void> {
+    this.freeze(only);
     // By number, not by snapshot: after a failure newer snapshots are folded into an older one,
     // and only the flush of that one makes this data durable.
     const target = this.stage.lastSeq;
@@ -115,6 +124,56 @@ export class Flusher {
       await (this.running ??= this.drain().finally(() => (this.running = null)));
       if (this.durableSeq < target && this.lastError) throw this.lastError;
     }
+  }
+
+  /** Resolves once no flush is running (one may start again right after: act synchronously). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.catch(() => {});
+  }
+
+  /** The snapshot's batch is journaled already: its content can no longer change. */
+  isPrepared(snapshot: Snapshot): boolean {
+    return this.prepared.has(snapshot);
+  }
+
+  /**
+   * Journal and apply a plan that no snapshot stands for (a revert) as batch `seq`, atomically
+   * like any flush. Only when no snapshot waits (the caller checks, after idle()): batches reach
+   * the flash in order. Returns the batch's inode map for the union to adopt.
+   */
+  async applyPlan(seq: number, plan: Plan): Promise<string> {
+    await this.idle();
+    const run = this.applyPlanNow(seq, plan);
+    // Held like a drain: the timer starts no flush meanwhile, so batches stay in order.
+    const held = run.then(() => {}, () => {}).finally(() => (this.running = null));
+    this.running = held;
+    return run;
+  }
+
+  private async applyPlanNow(seq: number, plan: Plan): Promise<string> {
+    const { paths } = this.options;
+    const started = Date.now();
+    this.progress.seq = seq;
+    this.progress.bytes = 0;
+    this.stage.events.emit({ event: 'flush-started', seq, time: started / 1000 });
+    let batch: PreparedBatch;
+    try {
+      batch = await prepareBatch(paths, seq, plan, () => 0, this.pace, this.stage.stubs);
+    } catch (err) {
+      await rm(join(paths.journal, `batch-${seq}.tmp`), { recursive: true, force: true }).catch(() => {});
+      this.stage.events.emit({ event: 'flush-failed', seq, error: (err as Error).message, time: Date.now() / 1000 });
+      throw err;
+    }
+    this.stats.flashBytesWritten += batch.bytes;
+    const inodeMap = await applyBatch(paths, batch.dir);
+    this.durableSeq = seq;
+    this.stats.flushes++;
+    const durationSeconds = (Date.now() - started) / 1000;
+    this.stats.lastFlush = { success: true, timestamp: Date.now() / 1000, durationSeconds, bytes: batch.bytes };
+    this.stage.events.emit({ event: 'flush-finished', seq, bytes: batch.bytes, durationSeconds, time: Date.now() / 1000 });
+    this.options.log(`persistd: applied batch ${seq} (a revert): ${batch.bytes} bytes`);
+    this.writeMetrics();
+    return inodeMap;
   }
 
   /** Stage filling up: flush now, whatever min-interval says. */
@@ -143,10 +202,10 @@ export class Flusher {
     }
   }
 
-  /** Freeze the stage if anything changed since the last freeze. */
-  private freeze(): void {
+  /** Freeze the stage (or just `only`) if anything changed since the last freeze. */
+  private freeze(only?: readonly string[]): void {
     try {
-      if (this.stage.freeze()) this.lastFreeze = Date.now();
+      if (this.stage.freeze(only)) this.lastFreeze = Date.now();
     } catch (err) {
       // Nothing changed: the writes stay in the live stage and the next tick tries again.
       this.lastFreeze = Date.now();
@@ -159,16 +218,22 @@ export class Flusher {
     while (this.stage.snapshots.length > 0) {
       const snapshot = this.stage.snapshots[0]!;
       const started = Date.now();
+      this.progress.seq = snapshot.seq;
+      this.progress.bytes = 0;
+      this.stage.events.emit({ event: 'flush-started', seq: snapshot.seq, time: started / 1000 });
       try {
         if (snapshot.failed && !this.prepared.has(snapshot)) this.stage.foldNewerInto(snapshot);
         const bytes = await this.flushOne(snapshot);
         this.lastError = null;
         this.backoffMs = 1_000;
         this.stats.flushes++;
-        this.stats.lastFlush = { success: true, timestamp: Date.now() / 1000, durationSeconds: (Date.now() - started) / 1000, bytes };
+        const durationSeconds = (Date.now() - started) / 1000;
+        this.stats.lastFlush = { success: true, timestamp: Date.now() / 1000, durationSeconds, bytes };
+        this.stage.events.emit({ event: 'flush-finished', seq: snapshot.seq, bytes, durationSeconds, time: Date.now() / 1000 });
       } catch (err) {
         snapshot.failed = true;
         this.failed(snapshot, err, started);
+        this.stage.events.emit({ event: 'flush-failed', seq: snapshot.seq, error: (err as Error).message, time: Date.now() / 1000 });
         break;
       } finally {
         this.writeMetrics();
@@ -207,6 +272,7 @@ export class Flusher {
     const inodeMap = await applyBatch(paths, batch.dir);
     // The batch is on the flash and retired: from here on nothing may fail the flush.
     const leftover = this.stage.retire(snapshot, inodeMap);
+    for (const [vpath, bytes] of batch.bytesByPath) this.stage.wear.flushed(vpath, bytes);
     this.durableSeq = snapshot.carriesUpTo;
     this.options.log(
       `persistd: flushed batch ${snapshot.seq}: ${stepsSoFar() - stepsBefore} steps, ${batch.bytes} bytes, ${batch.objects} objects`,

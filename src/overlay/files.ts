@@ -153,6 +153,15 @@ export class OpenFiles {
     }
   }
 
+  /** The union paths of open files at one of `roots` or under it. */
+  openUnder(roots: readonly string[]): string[] {
+    const found = new Set<string>();
+    for (const { vpath } of this.handles.values()) {
+      if (roots.some((root) => root === '/' || vpath === root || vpath.startsWith(`${root}/`))) found.add(vpath);
+    }
+    return [...found].sort();
+  }
+
   /** After a copy-up of `vpath`, move read-only handles on the old lower copy to the upper. */
   followCopyUp(vpath: string, upper: Entry): void {
     for (const handle of this.handles.values()) {

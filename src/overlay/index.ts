@@ -84,6 +84,14 @@ export class Overlay {
     this.ctx.resolver.invalidate();
   }
 
+  /**
+   * Whoever owns the stage removed entries from a layer's tree itself (discard, revert): what
+   * the union remembered of the layers' contents is stale.
+   */
+  layersEdited(): void {
+    this.ctx.resolver.invalidate();
+  }
+
   /** Report a change of `vpath` to whoever keeps the record (the stage). */
   private changed(vpath: string, kind: ChangeKind): void {
     this.ctx.changes.note(vpath, kind, 0);

@@ -250,6 +250,31 @@ export class Stubs {
     for (const stub of this.byIno.values()) if (stub.home === null) stub.home = layer;
   }
 
+  /** These stage files went back from a snapshot into the live stage (a partial freeze). */
+  backInStage(inos: ReadonlySet<bigint>): void {
+    for (const [ino, stub] of this.byIno) if (inos.has(ino)) stub.home = null;
+  }
+
+  /** These stage files were thrown away (discard): their stubs go with them. */
+  discarded(inos: ReadonlySet<bigint>): void {
+    for (const ino of inos) {
+      const stub = this.byIno.get(ino);
+      if (!stub) continue;
+      this.byIno.delete(ino);
+      if (stub.originSnapshot) rmSync(stub.origin, { force: true });
+    }
+  }
+
+  /** Stubs (but those of the stage files `except`) whose unchanged bytes are read from `realRoot` or under it. */
+  readingFrom(realRoot: string, except: ReadonlySet<bigint>): number {
+    let count = 0;
+    for (const [ino, stub] of this.byIno) {
+      if (except.has(ino)) continue;
+      if (stub.origin === realRoot || stub.origin.startsWith(`${realRoot}/`)) count++;
+    }
+    return count;
+  }
+
   /** Give back the stage file's pages of ranges the origin holds again (`fd` open for writing). */
   punchReleased(stub: Stub, fd: number): void {
     const released = stub.released;

@@ -7,12 +7,27 @@
  * The fresh stage root is built aside first, so a failure (a full tmpfs, say) leaves the stage
  * exactly as it was: the union is never without a writable layer.
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { copyMetadata } from '../overlay/metadata.js';
-import { lstatOrNull } from '../overlay/format.js';
+import { isDirStat, lstatOrNull } from '../overlay/format.js';
 import type { Layer, Overlay } from '../overlay/index.js';
+import { childOf } from '../overlay/layers.js';
+import { isAtOrUnder } from './changes.js';
 
-export function freezeStage(union: Overlay, frozenRoot: string, keepInStage: readonly string[], log: (line: string) => void): Layer {
+/**
+ * Freeze the live stage as `frozenRoot`. `keepInStage`: paths that never leave RAM. `only`: a
+ * partial freeze (a commit of some paths): everything that is neither at or under one of them
+ * nor a directory on the way to one goes back into the live stage, so the snapshot holds just
+ * those paths and what their existence depends on (their new or replaced parent directories).
+ * Returns the snapshot's layer and the union paths that went back to the live stage.
+ */
+export function freezeStage(
+  union: Overlay,
+  frozenRoot: string,
+  keepInStage: readonly string[],
+  log: (line: string) => void,
+  only?: readonly string[],
+): { layer: Layer; keptInStage: string[] } {
   const top = union.layers.top.root;
   const fresh = `${frozenRoot}.fresh`;
   rmSync(fresh, { recursive: true, force: true });
@@ -32,14 +47,33 @@ export function freezeStage(union: Overlay, frozenRoot: string, keepInStage: rea
     throw err;
   }
   // From here on the snapshot exists: nothing may fail the freeze, or it would never be flushed.
-  for (const vpath of keepInStage) {
+  const keptInStage: string[] = [];
+  const keep = (vpath: string, otherwise: string): void => {
     try {
-      keepInStageDir(frozenRoot, top, vpath);
+      if (keepInStageDir(frozenRoot, top, vpath)) keptInStage.push(vpath);
     } catch (err) {
-      log(`persistd: could not keep ${vpath} in RAM across a freeze (${(err as Error).message}); what stayed in the snapshot is still shown but not flushed`);
+      log(`persistd: could not keep ${vpath} in RAM across a freeze (${(err as Error).message}); ${otherwise}`);
     }
+  };
+  for (const vpath of keepInStage) keep(vpath, 'what stayed in the snapshot is still shown but not flushed');
+  if (only && !only.includes('/')) {
+    for (const vpath of notSelected(frozenRoot, '/', only)) keep(vpath, 'it is flushed with this commit');
   }
-  return union.stageFrozen(frozenRoot);
+  return { layer: union.stageFrozen(frozenRoot), keptInStage };
+}
+
+/** The entries of the snapshot under `dirV` that a partial freeze of `only` leaves out. */
+function notSelected(frozenRoot: string, dirV: string, only: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dirV === '/' ? frozenRoot : frozenRoot + dirV)) {
+    const vpath = childOf(dirV, name);
+    if (only.some((root) => isAtOrUnder(vpath, root))) continue;
+    const onTheWay = only.some((root) => root.startsWith(`${vpath}/`));
+    const st = onTheWay ? lstatOrNull(frozenRoot + vpath) : null;
+    if (st && isDirStat(st)) out.push(...notSelected(frozenRoot, vpath, only));
+    else out.push(vpath);
+  }
+  return out;
 }
 
 /**
@@ -47,8 +81,8 @@ export function freezeStage(union: Overlay, frozenRoot: string, keepInStage: rea
  * never flushed (--volatile) must not leave the union with the snapshot. Parents are created with
  * the snapshot's metadata.
  */
-function keepInStageDir(frozenRoot: string, stageRoot: string, vpath: string): void {
-  if (vpath === '/' || !lstatOrNull(frozenRoot + vpath)) return;
+function keepInStageDir(frozenRoot: string, stageRoot: string, vpath: string): boolean {
+  if (vpath === '/' || !lstatOrNull(frozenRoot + vpath)) return false;
   let at = '';
   for (const name of vpath.split('/').slice(1, -1)) {
     at += `/${name}`;
@@ -57,4 +91,5 @@ function keepInStageDir(frozenRoot: string, stageRoot: string, vpath: string): v
     copyMetadata(frozenRoot + at, stageRoot + at);
   }
   renameSync(frozenRoot + vpath, stageRoot + vpath);
+  return true;
 }

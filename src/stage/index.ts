@@ -16,15 +16,22 @@ import type { Bookkeeping, FlushStats } from '../flush/metrics.js';
 import { applyInRam, planFlush, type Plan } from '../flush/plan.js';
 import { Overlay, type Layer } from '../overlay/index.js';
 import { identityOf, type InodeStore } from '../overlay/inodes.js';
+import { lstatOrNull } from '../overlay/format.js';
 import type { Stubs } from '../overlay/stubs.js';
 import { backpressure, type AdmitWrite } from './backpressure.js';
-import { Changes, ChangeRecord, type PathChange } from './changes.js';
+import { Changes, ChangeRecord, isAtOrUnder, type PathChange } from './changes.js';
 import { prepareStage } from './dir.js';
+import { StageEvents } from './events.js';
 import { freezeStage } from './freeze.js';
+import { Refused } from './refused.js';
 import type { Snapshot } from './snapshot.js';
+import { WearByPath } from './wear.js';
 
 export type { Snapshot } from './snapshot.js';
 export type { ChangeKind, PathChange } from './changes.js';
+export type { StageEvent } from './events.js';
+export type { PathWear } from './wear.js';
+export { Refused } from './refused.js';
 
 export interface StageOptions {
   /** The --stage directory (a tmpfs): the writable layer, frozen snapshots, scratch space. */
@@ -48,9 +55,18 @@ export interface PendingChange extends PathChange {
   in: 'stage' | 'frozen';
 }
 
+/** How long discard and revert wait for files on their paths to be closed. */
+const RELEASE_WAIT_MS = 1_000;
+
 export class Stage {
   readonly union: Overlay;
   readonly changes = new Changes();
+  readonly events = new StageEvents();
+  readonly wear = new WearByPath();
+  /** Bumped whenever the upper on the flash changed (a flush, a revert): persisted listings are stale. */
+  flashVersion = 0;
+  /** Bumped whenever a frozen snapshot's record changed (freeze, fold, retire, discard). */
+  private snapshotsVersion = 0;
   /** Before each write: a promise to wait for (backpressure), or null. Staged mode only. */
   readonly admitWrite: AdmitWrite | undefined;
   private readonly queue: Snapshot[] = []; // oldest first
@@ -74,6 +90,19 @@ export class Stage {
       : null;
     const flusher = this.flusher;
     this.admitWrite = flusher ? backpressure(options.dir, { relieve: () => flusher.relieve(), failing: () => flusher.failing }) : undefined;
+    this.changes.onNote = (vpath, bytes) => {
+      this.wear.written(vpath, bytes);
+      this.events.changed(vpath);
+    };
+  }
+
+  get mode(): 'staged' | 'volatile' {
+    return this.flusher ? 'staged' : 'volatile';
+  }
+
+  /** Changes whenever what pendingChanges() returns may have changed. */
+  get pendingVersion(): string {
+    return `${this.changes.version}:${this.snapshotsVersion}`;
   }
 
   // ---- commands ----------------------------------------------------------------------------
@@ -89,6 +118,132 @@ export class Stage {
   commit(): Promise<void> {
     return this.serialized(() => this.flusher?.flush());
   }
+
+  /**
+   * Commit just `paths` (and what is under them): they and the parent directories their
+   * existence depends on go to the flash in one batch; every other change stays pending in RAM.
+   * Resolves with false when none of them had a change to commit.
+   */
+  commitPaths(paths: readonly string[]): Promise<boolean> {
+    return this.serialized(async () => {
+      if (!this.flusher) return false;
+      const inStage = [...this.changes.current.paths.keys()].some((vpath) => paths.some((root) => isAtOrUnder(vpath, root)));
+      const inSnapshots = this.queue.length > 0;
+      if (!inStage && !inSnapshots) return false;
+      await this.flusher.flush(inStage ? paths : []);
+      return true;
+    });
+  }
+
+  /**
+   * Drop the changes of `paths` (and what is under them) that are only in RAM: the union shows
+   * their last persisted version again (the lower's, in volatile mode). Refused while files are
+   * open there. Returns the recorded paths dropped.
+   */
+  discard(paths: readonly string[]): Promise<string[]> {
+    return this.serialized(async () => {
+      await this.whenClosed(paths, 'discard');
+      return this.dropPending(paths); // synchronously after the check: nothing opens in between
+    });
+  }
+
+  /**
+   * Back to the factory version (the lowers') for `paths`: what the upper holds for them goes in
+   * one flush batch (atomic, crash-safe like any flush), then the pending changes are dropped.
+   * Refused while files are open there, and while a failed flush waits to be retried (batches
+   * reach the flash in order).
+   */
+  revert(paths: readonly string[]): Promise<string[]> {
+    return this.serialized(async () => {
+      await this.whenClosed(paths, 'revert');
+      const upper = this.options.upper;
+      if (!this.flusher || !upper) return this.dropPending(paths);
+      if (this.queue.length > 0) {
+        throw new Refused('failing', 'a flush is waiting to be retried (the flash did not take it)', 'see persistctl status; revert once the flash takes flushes again');
+      }
+      // Stubs of files being dropped anyway do not count.
+      const dropped = new Set<bigint>();
+      for (const layer of [this.union.layers.top, ...this.queue.map((s) => s.layer)]) {
+        for (const vpath of paths) collectInos(vpath === '/' ? layer.root : layer.root + vpath, dropped);
+      }
+      for (const vpath of paths) {
+        const real = vpath === '/' ? upper : upper + vpath;
+        if (this.stubs.readingFrom(real, dropped) > 0) {
+          throw new Refused('busy', `a large file renamed away from ${vpath} still reads its unchanged bytes from the flash version`, 'commit first (persistctl commit), then revert');
+        }
+      }
+      const removals = paths.flatMap((vpath) => upperEntriesAt(upper, vpath));
+      const reverted = new Set<string>(removals);
+      if (removals.length > 0) {
+        const seq = ++this.seq;
+        const inodeMap = await this.flusher.applyPlan(seq, { ops: removals.map((path) => ({ op: 'remove' as const, path })), objects: new Map() });
+        this.flashVersion++;
+        try {
+          this.union.inodes.adopt(inodeMap);
+        } catch (err) {
+          this.options.log(`persistd: bug after the revert batch ${seq}: ${(err as Error).stack}`);
+        }
+        this.union.layersEdited();
+      }
+      await this.whenClosed(paths, 'revert');
+      for (const vpath of this.dropPending(paths)) reverted.add(vpath);
+      return [...reverted].sort();
+    });
+  }
+
+  /**
+   * Resolves, with no flush running, once no file is open at `paths`; refuses after a second.
+   * The wait is for the kernel: FUSE sends a file's release after close(2) has returned, so
+   * `cat FILE; persistctl discard FILE` would otherwise find it still open.
+   */
+  private async whenClosed(paths: readonly string[], what: string): Promise<void> {
+    const deadline = Date.now() + RELEASE_WAIT_MS;
+    for (;;) {
+      await this.flusher?.idle();
+      const open = this.union.files.openUnder(paths);
+      if (open.length === 0) return;
+      if (Date.now() >= deadline) this.refuseOpen(open, what);
+      await new Promise((next) => setTimeout(next, 20));
+    }
+  }
+
+  private refuseOpen(open: readonly string[], what: string): never {
+    const shown = open.slice(0, 5).join(', ') + (open.length > 5 ? ` and ${open.length - 5} more` : '');
+    throw new Refused('busy', `cannot ${what}: files are open there (${shown})`, 'close them (e.g. stop the program using them; fuser -vm MOUNTPOINT shows who) and try again');
+  }
+
+  /**
+   * Remove `paths` from the live stage and from every snapshot not yet journaled, with their
+   * records and stubs. Synchronous: no FUSE operation sees a half-done discard.
+   */
+  private dropPending(paths: readonly string[]): string[] {
+    const layers = [this.union.layers.top, ...this.queue.filter((s) => !this.flusher?.isPrepared(s)).map((s) => s.layer)];
+    const stubInos = new Set<bigint>();
+    for (const layer of layers) {
+      for (const vpath of paths) {
+        const real = vpath === '/' ? layer.root : layer.root + vpath;
+        if (this.stubs.size > 0) collectInos(real, stubInos);
+        if (vpath === '/') {
+          for (const name of readdirSync(real)) rmSync(join(real, name), { recursive: true, force: true });
+        } else {
+          rmSync(real, { recursive: true, force: true });
+        }
+      }
+    }
+    this.stubs.discarded(stubInos);
+    const dropped = new Set(this.changes.dropped(paths));
+    for (const snapshot of this.queue) {
+      if (this.flusher?.isPrepared(snapshot)) continue;
+      const { paths: gone, bytes } = snapshot.record.drop(paths);
+      snapshot.bytes = Math.max(0, snapshot.bytes - bytes);
+      for (const vpath of gone) dropped.add(vpath);
+    }
+    this.snapshotsVersion++;
+    this.union.layersEdited();
+    return [...dropped].sort();
+  }
+
+
 
   /** What fsync of `path` means: 'skip' (RAM is enough) or a flush to wait for (EIO if it fails). */
   fsync(path: string): 'skip' | Promise<void> {
@@ -161,15 +316,30 @@ export class Stage {
    * Freeze the stage if anything changed since the last freeze: one instant of the whole stage
    * becomes the newest snapshot. A failure leaves the stage as it was (and throws).
    */
-  freeze(): Snapshot | null {
+  freeze(only?: readonly string[]): Snapshot | null {
     if (!this.changes.pending) return null;
+    if (only?.length === 0) return null;
     const seq = this.seq + 1;
-    const layer = freezeStage(this.union, join(this.options.dir, `frozen-${seq}`), this.volatileRoots, this.options.log);
+    const frozen = freezeStage(this.union, join(this.options.dir, `frozen-${seq}`), this.volatileRoots, this.options.log, only);
+    const { layer } = frozen;
     this.seq = seq;
     const taken = this.changes.taken();
     this.stubs.frozen(layer);
-    const snapshot: Snapshot = { seq, layer, carriesUpTo: seq, since: taken.since, bytes: taken.bytes, record: taken.record, failed: false };
+    if (frozen.keptInStage.length > 0 && this.stubs.size > 0) {
+      const inos = new Set<bigint>();
+      for (const vpath of frozen.keptInStage) collectInos(this.union.layers.top.root + vpath, inos);
+      this.stubs.backInStage(inos);
+    }
+    let { record, bytes } = taken;
+    if (only) {
+      // What went back to the live stage is pending there again.
+      record = taken.record.split(only);
+      this.changes.giveBack(taken.record, taken.since);
+      bytes = record.bytes;
+    }
+    const snapshot: Snapshot = { seq, layer, carriesUpTo: seq, since: taken.since, bytes, record, failed: false };
     this.queue.push(snapshot);
+    this.snapshotsVersion++;
     return snapshot;
   }
 
@@ -216,6 +386,7 @@ export class Stage {
       oldest.record.absorb(newer.record);
       rmSync(newer.layer.root, { recursive: true, force: true });
     }
+    this.snapshotsVersion++;
   }
 
   /**
@@ -226,6 +397,8 @@ export class Stage {
   retire(snapshot: Snapshot, inodeMap: string): string {
     if (this.queue[0] !== snapshot) throw new Error(`bug: batch ${snapshot.seq} retired out of order`);
     this.queue.shift();
+    this.snapshotsVersion++;
+    this.flashVersion++;
     try {
       this.union.inodes.adopt(inodeMap);
       // Its objects are the upper's now: the RAM copies' mappings would only pile up.
@@ -237,6 +410,21 @@ export class Stage {
     this.union.dropFrozen(snapshot.layer);
     return snapshot.layer.root;
   }
+}
+
+/** The union paths under which the upper has something for `vpath` (what a revert removes). */
+function upperEntriesAt(upperRoot: string, vpath: string): string[] {
+  if (vpath !== '/') return lstatOrNull(upperRoot + vpath) ? [vpath] : [];
+  return readdirSync(upperRoot).map((name) => `/${name}`);
+}
+
+/** Inode numbers of the regular files at `real` or under it (to find their stubs). */
+function collectInos(real: string, into: Set<bigint>): void {
+  const st = lstatOrNull(real);
+  if (!st) return;
+  if (st.isFile()) into.add(st.ino);
+  if (!st.isDirectory()) return;
+  for (const name of readdirSync(real)) collectInos(join(real, name), into);
 }
 
 /** The inode identities of every object in a (RAM) layer's tree. */

@@ -46,3 +46,41 @@ describe('the per-path change record', () => {
     assert.equal(changes.appBytes, 10);
   });
 });
+
+describe('splitting and dropping what is recorded (partial commit, discard)', () => {
+  it('split takes the paths at or under the roots and leaves the rest', () => {
+    const record = new ChangeRecord();
+    record.note('/etc/a', 'modified', 3);
+    record.note('/etc/ab', 'added', 4); // starts like /etc/a but is not under it
+    record.note('/etc/a/x', 'added', 5);
+    record.note('/var/log', 'metadata', 0);
+    const selected = record.split(['/etc/a']);
+    assert.deepEqual(kinds(selected), { '/etc/a': 'modified', '/etc/a/x': 'added' });
+    assert.deepEqual(kinds(record), { '/etc/ab': 'added', '/var/log': 'metadata' });
+    assert.equal(selected.bytes, 8);
+  });
+
+  it('a partial freeze gives back what it did not take, oldest age kept', () => {
+    const changes = new Changes();
+    changes.note('/keep', 'added', 10);
+    changes.note('/go', 'added', 20);
+    const taken = changes.taken();
+    assert.equal(changes.pending, false);
+    taken.record.split(['/go']);
+    changes.giveBack(taken.record, taken.since);
+    assert.deepEqual(kinds(changes.current), { '/keep': 'added' });
+    assert.equal(changes.pendingBytes, 10);
+    assert.equal(changes.pendingSince, taken.since);
+  });
+
+  it('dropping everything pending leaves nothing to flush', () => {
+    const changes = new Changes();
+    changes.note('/a', 'added', 10);
+    changes.note('/b/c', 'modified', 5);
+    assert.deepEqual(changes.dropped(['/b']), ['/b/c']);
+    assert.equal(changes.pendingBytes, 10);
+    assert.deepEqual(changes.dropped(['/']), ['/a']);
+    assert.equal(changes.pending, false);
+    assert.equal(changes.pendingBytes, 0);
+  });
+});

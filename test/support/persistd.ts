@@ -25,6 +25,11 @@ export interface PersistdOptions {
   /** --work; in direct mode the daemon's default is a `work` directory beside the upper. */
   work?: string;
   mountpoint: string;
+  /**
+   * The control socket: default MOUNTPOINT.sock (beside the mountpoint, so that no test touches
+   * the system's /run/persist/control.sock); false for none.
+   */
+  socket?: string | false;
   /** Flush policy and other flags (--flush-interval 1s, --metrics-file F, ...), before the mountpoint. */
   extraArgs?: readonly string[];
   /** Added to this process's environment (e.g. PERSIST_CRASH_AT). */
@@ -92,9 +97,14 @@ export function persistdArgs(options: PersistdOptions): string[] {
     ...(options.upper === undefined ? [] : ['--upper', options.upper]),
     ...(options.stage === undefined ? [] : ['--stage', options.stage]),
     ...(options.work === undefined ? [] : ['--work', options.work]),
+    ...(options.socket === false ? ['--no-socket'] : ['--socket', socketOf(options)]),
     ...(options.extraArgs ?? []),
     options.mountpoint,
   ];
+}
+
+function socketOf(options: PersistdOptions): string {
+  return options.socket || `${options.mountpoint.replace(/\/+$/, '')}.sock`;
 }
 
 /** Starts the daemon and resolves once its FUSE mount is in mountinfo; cleanup stops it. */
@@ -112,6 +122,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class Persistd {
   readonly pid: number;
   readonly mountpoint: string;
+  /** Its control socket (null with `socket: false`). */
+  readonly socketPath: string | null;
   readonly exited: Promise<DaemonExit>;
   private readonly child: ChildProcess;
   private text = '';
@@ -122,6 +134,7 @@ export class Persistd {
   /** Use startPersistd(), which also registers the stop and waits for the mount. */
   constructor(private readonly options: PersistdOptions) {
     this.mountpoint = options.mountpoint;
+    this.socketPath = options.socket === false ? null : socketOf(options);
     this.child = spawn(process.execPath, persistdArgs(options), {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,6 +194,13 @@ export class Persistd {
   async waitForNextFlush(fromOffset: number, timeoutMs: number): Promise<FlushedBatch> {
     await this.waitForOutput(FLUSHED_LINE, fromOffset, timeoutMs, 'a "flushed batch" line');
     return parseFlushedBatches(this.text.slice(fromOffset))[0]!;
+  }
+
+  /** Resolves once the control socket listens (persistd says so after mounting). */
+  async controlReady(timeoutMs = 30_000): Promise<string> {
+    if (!this.socketPath) throw new Error('this persistd was started without a control socket');
+    await this.waitForOutput(/persistd: control socket /, 0, timeoutMs, 'the control socket');
+    return this.socketPath;
   }
 
   /** SIGUSR1 (flush now) and the batch that flush completed. */

@@ -66,6 +66,8 @@ export interface PreparedBatch {
   dir: string;
   bytes: number;
   objects: number;
+  /** Of `bytes`, what each union path cost (for the control plane's "who wears my flash"). */
+  bytesByPath: Map<string, number>;
 }
 
 export const CHUNK = 1 << 20;

@@ -49,7 +49,9 @@ export async function prepareBatch(
   const identityByPath = new Map<string, string>();
   let bytes = 0;
   let count = 0;
+  const bytesByPath = new Map<string, number>();
   for (const op of plan.ops) {
+    const before = bytes;
     // The flusher is the upper's only writer: what is there now is what the operation replaces
     // (a patch keeps the object, and so its mapping).
     const replaces = op.op === 'put' || op.op === 'dir' || op.op === 'remove' || op.op === 'whiteout';
@@ -65,6 +67,7 @@ export async function prepareBatch(
         bytes += 2 * (await buildPatch(op.source, ranges, target, pace)); // journal, then in place
         step();
         stored.push({ op: 'patch', path: op.path, object: name, ranges, floor: stubs.floor(stub), size: stub.size, meta: metaOf(op.source) });
+        bytesByPath.set(op.path, bytes - before);
         continue;
       }
       inodeLines.push(...forget());
@@ -77,6 +80,7 @@ export async function prepareBatch(
       if (st.nlink > 1n && !st.isDirectory()) inodeLines.push(`link\t${identity}\t${op.path}`);
       identityByPath.set(op.path, identity);
       stored.push(op.op === 'put' ? { op: 'put', path: op.path, object: name } : { op: 'dir', path: op.path, object: name, opaque: op.opaque });
+      if (bytes > before) bytesByPath.set(op.path, bytes - before);
     } else {
       inodeLines.push(...forget());
       if (op.op === 'link') inodeLines.push(`link\t${identityByPath.get(op.target)}\t${op.path}`);
@@ -93,7 +97,7 @@ export async function prepareBatch(
   renameSync(tmp, committed);
   await native.syncfs(paths.journal);
   step(); // committed
-  return { seq, dir: committed, bytes, objects: count };
+  return { seq, dir: committed, bytes, objects: count, bytesByPath };
 }
 
 function toStored(op: Exclude<PlanOp, { op: 'put' | 'dir' }>): StoredOp {
