@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -507,6 +508,25 @@ static napi_value js_interpose(napi_env env, napi_callback_info info) {
   return ab;
 }
 
+/* peerCredentials(fd) -> { pid, uid, gid }: who is at the other end of a connected Unix socket
+   (SO_PEERCRED: the credentials the kernel recorded when the peer called connect()). */
+static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt((int) num_arg(env, argv[0]), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return throw_errno(env, errno, "getsockopt", "SO_PEERCRED");
+  napi_value result, v;
+  napi_create_object(env, &result);
+  napi_create_int32(env, cred.pid, &v);
+  napi_set_named_property(env, result, "pid", v);
+  napi_create_uint32(env, cred.uid, &v);
+  napi_set_named_property(env, result, "uid", v);
+  napi_create_uint32(env, cred.gid, &v);
+  napi_set_named_property(env, result, "gid", v);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "interpose", NULL, js_interpose, NULL, NULL, NULL, napi_default, NULL },
@@ -522,6 +542,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "statvfs", NULL, js_statvfs, NULL, NULL, NULL, napi_default, NULL },
     { "lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL },
     { "punchHole", NULL, js_punch_hole, NULL, NULL, NULL, napi_default, NULL },
+    { "peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

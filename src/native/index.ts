@@ -33,6 +33,8 @@ export interface NativeHelper {
   lseek(fd: number, offset: number, whence: number): number;
   /** fallocate(PUNCH_HOLE | KEEP_SIZE): the range's pages are freed and read as zeros. */
   punchHole(fd: number, offset: number, length: number): void;
+  /** getsockopt(SO_PEERCRED) of a connected Unix socket: the peer as it was at connect(). */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
 }
 
 const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));
