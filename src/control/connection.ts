@@ -65,7 +65,9 @@ export class Connection {
     this.stopEvents();
     if (this.closed) return;
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    // Not unref'd: the daemon's shutdown waits for this (at most the grace), not for the client.
+    const timer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   private onFrame(frame: Frame): void {

@@ -44,9 +44,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
   await removeStaleSocket(path);
 
   const connections = new Set<Connection>();
+  /** Refused peers, between their denied reply and their disconnect. */
+  const refused = new Set<Socket>();
   const ownUid = process.getuid?.() ?? 0;
   const server = createServer({ allowHalfOpen: true }, (socket) => {
-    accept(socket, options, ownUid, gid, connections);
+    accept(socket, options, ownUid, gid, connections, refused);
   });
   await listen(server, path);
   // Accept failures (EMFILE) must not crash the daemon; the server keeps listening.
@@ -71,13 +73,14 @@ export async function startControlServer(options: ControlServerOptions): Promise
       closing ??= new Promise<void>((done) => {
         server.close(() => done());
         for (const connection of connections) connection.close();
+        for (const socket of refused) socket.destroy();
       }).then(() => removeIfOurs(path, identity));
       return closing;
     },
   };
 }
 
-function accept(socket: Socket, options: ControlServerOptions, ownUid: number, gid: number | null, connections: Set<Connection>): void {
+function accept(socket: Socket, options: ControlServerOptions, ownUid: number, gid: number | null, connections: Set<Connection>, refused: Set<Socket>): void {
   let peer: PeerCredentials;
   let why: string | null;
   try {
@@ -93,8 +96,15 @@ function accept(socket: Socket, options: ControlServerOptions, ownUid: number, g
     const hint = gid === null ? 'run persistctl as root' : `run persistctl as root or as a member of group ${options.group}`;
     const reply: Reply = { id: null, ok: false, error: { code: 'denied', message: `permission denied: ${why}`, hint } };
     socket.on('error', () => undefined);
+    // Whatever it sent is discarded; reading it is what lets its end (and our close) arrive.
+    socket.resume();
     socket.end(encodeLine(reply));
-    setTimeout(() => socket.destroy(), PROBE_TIMEOUT_MS).unref();
+    const timer = setTimeout(() => socket.destroy(), PROBE_TIMEOUT_MS);
+    refused.add(socket);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      refused.delete(socket);
+    });
     return;
   }
   const connection = new Connection(socket, options.target, options.log, name, () => connections.delete(connection));
