@@ -1,9 +1,12 @@
 #!/bin/sh
 # Quick start, step 1: installs what persist needs (Debian packages, npm ci, build) and starts a
-# demo appliance: the bundled sample root (config/sample-root) as a read-only squashfs, a tmpfs
-# as the writable layer, served by persistd at $PERSIST_DEMO_DIR/root (default /tmp/persist-demo).
-#   sh scripts/demo.sh          install if needed, then start
-#   sh scripts/demo.sh stop     stop the daemon and remove the demo's mounts
+# demo appliance in staged mode: the bundled sample root (config/sample-root) as a read-only
+# squashfs, a RAM stage on tmpfs, and an ext4 "flash" (an image file on a loop device) that
+# changes reach in batched, crash-safe flushes. persistd serves it at $PERSIST_DEMO_DIR/root
+# (default /tmp/persist-demo/root) with its control socket at /run/persist/control.sock, and
+# persistd and persistctl are linked into /usr/local/bin.
+#   sh scripts/demo.sh          install if needed, then start (the flash image is kept across runs)
+#   sh scripts/demo.sh stop     stop the daemon (it flushes first) and remove the demo's mounts
 set -eu
 cd "$(dirname "$0")/.."
 demo=${PERSIST_DEMO_DIR:-/tmp/persist-demo}
@@ -24,7 +27,7 @@ stop() {
     fi
     rm -f "$demo/persistd.pid"
   fi
-  for m in "$demo/root" "$demo/lower" "$demo/rw"; do
+  for m in "$demo/root" "$demo/lower" "$demo/stage" "$demo/flash"; do
     mountpoint -q "$m" 2>/dev/null && umount -l "$m" && say "unmounted $m"
   done
   return 0
@@ -50,19 +53,27 @@ if [ ! -d node_modules ] || [ ! -f build/persist_native.node ]; then
 fi
 
 stop
-mkdir -p "$demo/root" "$demo/lower" "$demo/rw"
+ln -sf "$PWD/bin/persistd.js" /usr/local/bin/persistd
+ln -sf "$PWD/bin/persistctl.js" /usr/local/bin/persistctl
+mkdir -p "$demo/root" "$demo/lower" "$demo/stage" "$demo/flash"
 say "building the read-only root from config/sample-root"
 mksquashfs config/sample-root "$demo/sample-root.squashfs" -noappend -quiet -all-root >/dev/null
 mount -o loop,ro -t squashfs "$demo/sample-root.squashfs" "$demo/lower"
-mount -t tmpfs -o size=64m,mode=0755 persist-demo "$demo/rw"
+mount -t tmpfs -o size=64m,mode=0755 persist-stage "$demo/stage"
+if [ ! -f "$demo/flash.img" ]; then
+  say "making the flash: a 64 MiB ext4 image ($demo/flash.img)"
+  truncate -s 64M "$demo/flash.img"
+  mkfs.ext4 -q -F -m 0 -L persist-demo "$demo/flash.img"
+fi
+mount -o loop,noatime -t ext4 "$demo/flash.img" "$demo/flash"
 
-nohup node bin/persistd.js mount --lower "$demo/lower" --upper "$demo/rw/upper" --work "$demo/rw/work" \
-  "$demo/root" >"$demo/persistd.log" 2>&1 &
+nohup persistd mount --lower "$demo/lower" --upper "$demo/flash/upper" --stage "$demo/stage" \
+  --flush-interval 5m --socket /run/persist/control.sock "$demo/root" >"$demo/persistd.log" 2>&1 &
 echo $! > "$demo/persistd.pid"
 tries=0
-until grep -q " $demo/root fuse.persistd " /proc/self/mounts; do
+until grep -q "persistd: control socket" "$demo/persistd.log" 2>/dev/null; do
   tries=$((tries + 1))
-  if [ $tries -gt 100 ] || ! kill -0 "$(cat "$demo/persistd.pid")" 2>/dev/null; then
+  if [ $tries -gt 150 ] || ! kill -0 "$(cat "$demo/persistd.pid")" 2>/dev/null; then
     say "persistd did not start; its log:"
     cat "$demo/persistd.log"
     stop
@@ -72,16 +83,23 @@ until grep -q " $demo/root fuse.persistd " /proc/self/mounts; do
 done
 
 cat <<MSG
-demo: persistd is serving the demo root at $demo/root
+demo: persistd is serving the demo root at $demo/root (staged mode)
   read-only lower: $demo/lower (squashfs of config/sample-root)
-  writable upper:  $demo/rw/upper (tmpfs; kernel overlayfs format)
+  RAM stage:       $demo/stage (tmpfs: every write lands here first)
+  flash:           $demo/flash/upper (ext4 on $demo/flash.img; kernel overlayfs format)
+  flushes:         every 5 minutes, or now with persistctl commit
 
-Try:
-  cat $demo/root/etc/motd
-  echo 'log_level: debug' >> $demo/root/etc/app/config.yaml   # copied up on first write
-  rm $demo/root/var/log/boot.log                              # leaves a whiteout in the upper
-  ls -la $demo/rw/upper/etc/app $demo/rw/upper/var/log
-  $demo/root/usr/bin/hello
+Change something, then look at it with persistctl:
+  echo 'log_level: debug' >> $demo/root/etc/app/config.yaml
+  rm $demo/root/var/log/boot.log
+  echo hello > $demo/root/home/operator/note
+  persistctl                      # the terminal UI: j/k move, Enter diff, space mark, c commit, ? help
+  persistctl changes              # what changed, pending in RAM or persisted on the flash
+  persistctl diff /etc/app/config.yaml
+  persistctl commit /etc/app/config.yaml   # just this file to the flash; ls $demo/flash/upper/etc/app
+  persistctl discard /home/operator/note   # drop a change that is still only in RAM
+  persistctl revert /var/log/boot.log      # back to the factory version
+  persistctl status; persistctl top
 
-Log: $demo/persistd.log    Stop: sh scripts/demo.sh stop
+Log: $demo/persistd.log    Stop: sh scripts/demo.sh stop (flushes first; the flash image stays)
 MSG
