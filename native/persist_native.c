@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -62,6 +63,11 @@ typedef int (*fuse_loop_mt_fn)(struct fuse *);
 static fuse_new_fn real_fuse_new;
 static fuse_get_context_fn real_get_context;
 static fuse_loop_mt_fn real_fuse_loop_mt;
+/* The low-level notify calls (invalidate() below). */
+typedef int (*notify_inval_inode_fn)(struct fuse_chan *, fuse_ino_t, off_t, off_t);
+typedef int (*notify_inval_entry_fn)(struct fuse_chan *, fuse_ino_t, const char *, size_t);
+static notify_inval_inode_fn real_inval_inode;
+static notify_inval_entry_fn real_inval_entry;
 
 static int resolve_libfuse(void) {
   if (real_fuse_new && real_get_context && real_fuse_loop_mt) return 0;
@@ -70,6 +76,8 @@ static int resolve_libfuse(void) {
   real_fuse_new = (fuse_new_fn) dlvsym(lib, "fuse_new", "FUSE_2.6");
   real_get_context = (fuse_get_context_fn) dlvsym(lib, "fuse_get_context", "FUSE_2.8");
   real_fuse_loop_mt = (fuse_loop_mt_fn) dlvsym(lib, "fuse_loop_mt", "FUSE_2.2");
+  real_inval_inode = (notify_inval_inode_fn) dlvsym(lib, "fuse_lowlevel_notify_inval_inode", "FUSE_2.8");
+  real_inval_entry = (notify_inval_entry_fn) dlvsym(lib, "fuse_lowlevel_notify_inval_entry", "FUSE_2.8");
   return real_fuse_new && real_get_context && real_fuse_loop_mt ? 0 : -1;
 }
 
@@ -77,6 +85,7 @@ static int resolve_libfuse(void) {
    told: a threadsafe function registered by onSessionEnd(). Guarded by session_lock. */
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fuse *wrapped_fuse;
+static struct fuse_chan *wrapped_chan;
 static napi_threadsafe_function session_end;
 
 static void begin(void) {
@@ -204,6 +213,7 @@ struct fuse *persist_fuse_new(struct fuse_chan *ch, struct fuse_args *args,
   struct fuse *f = real_fuse_new(ch, args, &w, sizeof w, user_data);
   pthread_mutex_lock(&session_lock);
   wrapped_fuse = f;
+  wrapped_chan = f ? ch : NULL;
   pthread_mutex_unlock(&session_lock);
   return f;
 }
@@ -221,7 +231,10 @@ int persist_fuse_loop_mt(struct fuse *f) {
     napi_release_threadsafe_function(session_end, napi_tsfn_release);
     session_end = NULL;
   }
-  if (f == wrapped_fuse) wrapped_fuse = NULL;
+  if (f == wrapped_fuse) {
+    wrapped_fuse = NULL;
+    wrapped_chan = NULL;
+  }
   pthread_mutex_unlock(&session_lock);
   return res;
 }
@@ -498,6 +511,142 @@ static napi_value js_on_session_end(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+
+/* ---------- invalidate(): tell the kernel that paths changed under it ----------
+   The mount caches pages (auto_cache keeps them while mtime and size look unchanged) and entries
+   (entry_timeout), and the high-level API has no invalidation call. A discard or revert swaps
+   what a path shows without any request through the mount, so the kernel must be told, with the
+   low-level notify calls on the session's channel. They take the kernel's node ids, which only
+   the kernel and libfuse know: a FUSE file handle carries the node id (fuse_encode_fh), so
+   name_to_handle_at() on the path through the mount gives it, that of the entry the kernel has
+   cached. The job runs on the thread pool: the path walk may send lookups to JS, and
+   notify_inval_entry locks the parent directory, which a request waiting for JS may hold. */
+
+#define FILEID_INO64_GEN 0x81
+#define FILEID_INO64_GEN_PARENT 0x82
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *mountpoint;
+  char **paths; /* union paths: "/etc/hostname" */
+  uint32_t count;
+  uint32_t invalidated;
+  int err;
+} inval_job;
+
+/* The kernel's node id of the entry at `host`, 0 when it is not on the mount (or gone). */
+static uint64_t node_id(const char *host, int mount_id) {
+  union {
+    struct file_handle fh;
+    char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+  } h;
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mid;
+  if (name_to_handle_at(AT_FDCWD, host, &h.fh, &mid, 0) != 0) return 0;
+  if (mid != mount_id || h.fh.handle_bytes < 8) return 0;
+  if (h.fh.handle_type != FILEID_INO64_GEN && h.fh.handle_type != FILEID_INO64_GEN_PARENT) return 0;
+  uint32_t words[2];
+  memcpy(words, h.fh.f_handle, sizeof words);
+  return ((uint64_t) words[0] << 32) | words[1];
+}
+
+static void inval_execute(napi_env env, void *data) {
+  (void) env;
+  inval_job *job = data;
+  pthread_mutex_lock(&session_lock);
+  struct fuse_chan *ch = wrapped_chan;
+  pthread_mutex_unlock(&session_lock);
+  if (!ch || !real_inval_inode || !real_inval_entry) {
+    job->err = ENOTCONN;
+    return;
+  }
+  union {
+    struct file_handle fh;
+    char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+  } root;
+  root.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(AT_FDCWD, job->mountpoint, &root.fh, &mount_id, 0) != 0) {
+    job->err = errno;
+    return;
+  }
+  size_t base = strlen(job->mountpoint);
+  char host[8192];
+  for (uint32_t i = 0; i < job->count; i++) {
+    const char *vpath = job->paths[i];
+    if (strcmp(vpath, "/") == 0) continue; /* the root's entry never goes stale */
+    if (snprintf(host, sizeof host, "%s%s", job->mountpoint, vpath) >= (int) sizeof host) continue;
+    uint64_t node = node_id(host, mount_id);
+    char *slash = strrchr(host, '/');
+    const char *name = slash + 1;
+    uint64_t parent;
+    if ((size_t) (slash - host) <= base) {
+      parent = FUSE_ROOT_ID;
+    } else {
+      *slash = '\0';
+      parent = node_id(host, mount_id);
+      *slash = '/';
+    }
+    /* ENOENT: the kernel had nothing cached. Not worth failing the caller over. */
+    if (parent) real_inval_entry(ch, parent, name, strlen(name));
+    if (node) real_inval_inode(ch, node, 0, 0);
+    if (node || parent) job->invalidated++;
+  }
+}
+
+static void inval_complete(napi_env env, napi_status status, void *data) {
+  (void) status;
+  inval_job *job = data;
+  if (job->err == 0) {
+    napi_value n;
+    napi_create_uint32(env, job->invalidated, &n);
+    napi_resolve_deferred(env, job->deferred, n);
+  } else {
+    napi_value message, error, code;
+    const char *name = strerrorname_np(job->err);
+    napi_create_string_utf8(env, strerror(job->err), NAPI_AUTO_LENGTH, &message);
+    napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  for (uint32_t i = 0; i < job->count; i++) free(job->paths[i]);
+  free(job->paths);
+  free(job->mountpoint);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static char *dup_str(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+/* invalidate(mountpoint, unionPaths) -> Promise<number of paths the kernel was told about> */
+static napi_value js_invalidate(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  inval_job *job = calloc(1, sizeof *job);
+  job->mountpoint = dup_str(env, argv[0]);
+  napi_get_array_length(env, argv[1], &job->count);
+  job->paths = calloc(job->count ? job->count : 1, sizeof *job->paths);
+  for (uint32_t i = 0; i < job->count; i++) {
+    napi_value item;
+    napi_get_element(env, argv[1], i, &item);
+    job->paths[i] = dup_str(env, item);
+    if (!job->paths[i]) job->paths[i] = strdup("/");
+  }
+  if (!job->mountpoint) job->mountpoint = strdup("");
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "persist_invalidate", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, inval_execute, inval_complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
 /* interpose(): turn the fuse_new wrapper on; returns the shared Float64Array's buffer. */
 static napi_value js_interpose(napi_env env, napi_callback_info info) {
   (void) info;
@@ -543,6 +692,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "lseek", NULL, js_lseek, NULL, NULL, NULL, napi_default, NULL },
     { "punchHole", NULL, js_punch_hole, NULL, NULL, NULL, napi_default, NULL },
     { "peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_default, NULL },
+    { "invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

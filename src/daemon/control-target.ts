@@ -46,6 +46,8 @@ export interface ControlTargetOptions {
   directChanges: DirectChanges | null;
   policy: FlushPolicy;
   log: (line: string) => void;
+  /** Drops the kernel's caches of paths changed behind its back (MountedUnion.invalidate). */
+  invalidate: (unionPaths: readonly string[]) => Promise<void>;
 }
 
 /** Direct mode keeps no record of changes (they are on the upper at once): it only passes them on. */
@@ -192,6 +194,7 @@ class PersistControl implements ControlTarget {
     const targets = paths.length === 0 ? ['/'] : paths;
     try {
       const discarded = await stage.discard(targets);
+      await this.forgetCached(targets, discarded);
       if (discarded.length === 0 && paths.length > 0) this.requireKnown(paths);
       return { discarded };
     } catch (err) {
@@ -204,9 +207,24 @@ class PersistControl implements ControlTarget {
     if (paths.length === 0) throw new ControlError('bad-request', 'revert needs at least one path', 'name the paths to take back to their factory version');
     this.requireKnown(paths);
     try {
-      return { reverted: await stage.revert(paths) };
+      const reverted = await stage.revert(paths);
+      await this.forgetCached(paths, reverted);
+      return { reverted };
     } catch (err) {
       throw asControlError(err, 'the revert failed');
+    }
+  }
+
+  /**
+   * After a discard or revert, no reader may see the old content: the kernel is told to drop
+   * what it cached of the paths asked for and of every recorded path dropped under them. A
+   * failure here is logged, not returned: the change itself is done, and the caches expire.
+   */
+  private async forgetCached(asked: readonly string[], dropped: readonly string[]): Promise<void> {
+    try {
+      await this.o.invalidate([...new Set([...asked, ...dropped])]);
+    } catch (err) {
+      this.o.log(`persistd: could not drop the kernel's cache of changed paths: ${(err as Error).message}`);
     }
   }
 

@@ -95,7 +95,7 @@ export async function serve(request: ServeRequest): Promise<Serving> {
     layout,
     mounted,
     stage,
-    control: createControlTarget({ layout, mountpoint: mounted.mountpoint, union, stage, directChanges, policy: request.policy, log }),
+    control: createControlTarget({ layout, mountpoint: mounted.mountpoint, union, stage, directChanges, policy: request.policy, log, invalidate: mounted.invalidate }),
     flush: () => stage?.commit() ?? Promise.resolve(),
     status: () => stage?.status() ?? null,
     stop: async () => {

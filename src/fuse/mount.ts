@@ -21,6 +21,13 @@ export interface MountedUnion {
   readonly ended: Promise<void>;
   /** Unmounts; a harmless no-op once the session has ended. */
   unmount(): Promise<void>;
+  /**
+   * Makes the kernel forget what it cached of `unionPaths` (entries, attributes, pages) after
+   * the daemon changed what they show on its own (discard, revert). Without it a reader could
+   * see the old pages (auto_cache keeps them while mtime and size match) or a stale entry of
+   * the old type for up to entry_timeout. A no-op once the session has ended.
+   */
+  invalidate(unionPaths: readonly string[]): Promise<void>;
 }
 
 export async function mountUnion(mountpoint: string, overlay: Overlay, options: MountOptions = {}): Promise<MountedUnion> {
@@ -47,6 +54,12 @@ export async function mountUnion(mountpoint: string, overlay: Overlay, options: 
       if (over) return;
       asked = true;
       await unmountFuse(fuse, target);
+    },
+    invalidate: async (unionPaths) => {
+      if (over || unionPaths.length === 0) return;
+      await native.invalidate(target, unionPaths).catch((err: unknown) => {
+        if (errnoCode(err) !== 'ENOTCONN') throw err;
+      });
     },
   };
 }

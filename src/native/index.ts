@@ -35,6 +35,14 @@ export interface NativeHelper {
   punchHole(fd: number, offset: number, length: number): void;
   /** getsockopt(SO_PEERCRED) of a connected Unix socket: the peer as it was at connect(). */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /**
+   * Tells the kernel that `unionPaths` changed under the FUSE mount at `mountpoint` without a
+   * request through it (discard, revert): their cached entries, attributes and pages are dropped
+   * (notify_inval_entry and notify_inval_inode on the session). Runs on the thread pool, since
+   * finding the kernel's node ids walks the paths through the mount. Resolves with how many
+   * paths the kernel had cached; rejects ENOTCONN when no session of ours is mounted.
+   */
+  invalidate(mountpoint: string, unionPaths: readonly string[]): Promise<number>;
 }
 
 const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectControl } from '../../src/control/client.js';
@@ -23,6 +23,8 @@ const LOWER = [
   { path: 'usr/share/doc/readme', content: 'doc\n' },
   { path: 'var/log/.keep', content: '' },
   { path: 'data/.keep', content: '' },
+  { path: 'etc/cached', content: 'factory-cached\n' },
+  { path: 'etc/shape/inside', content: 'i' },
 ];
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -156,6 +158,39 @@ describe('control socket: a staged persistd', () => {
       assert.equal(existsSync(inUpper(path)), false, `the upper still holds ${path}`);
     }
     await sameAsKernel('after revert, the mount differs from kernel overlayfs over the upper');
+  });
+
+  it('a reader that had the file cached sees the discarded and the reverted content', async () => {
+    // Same size and mtime as the cached pages: auto_cache alone would keep them; the daemon must
+    // tell the kernel (notify_inval_inode) that the file changed under it.
+    const path = join(mnt(), 'etc/cached');
+    const { atime, mtime } = statSync(path);
+    const changeKeepingStat = (content: string) => {
+      writeFileSync(path, content);
+      utimesSync(path, atime, mtime);
+      assert.equal(readFileSync(path, 'utf8'), content, 'the reader caches the changed pages');
+    };
+    changeKeepingStat('FACTORY-CACHED\n');
+    await control.discard(['/etc/cached']);
+    assert.equal(readFileSync(path, 'utf8'), 'factory-cached\n', 'after discard a reader still saw the old cached content');
+    changeKeepingStat('PERSIST-CACHED\n');
+    await control.commit(['/etc/cached']);
+    assert.equal(readFileSync(path, 'utf8'), 'PERSIST-CACHED\n');
+    await control.revert(['/etc/cached']);
+    assert.equal(readFileSync(path, 'utf8'), 'factory-cached\n', 'after revert a reader still saw the old cached content');
+  });
+
+  it('a path whose type changed reads as its old type at once after revert (no stale entry)', async () => {
+    const path = join(mnt(), 'etc/shape');
+    inMount(mnt(), 'rm -rf etc/shape; printf file > etc/shape');
+    assert.ok(lstatSync(path).isFile());
+    await control.revert(['/etc/shape']);
+    assert.ok(lstatSync(path).isDirectory(), 'the cached entry still said "file"');
+    assert.equal(readFileSync(join(path, 'inside'), 'utf8'), 'i');
+    inMount(mnt(), 'rm -rf etc/shape; printf file > etc/shape');
+    assert.ok(lstatSync(path).isFile());
+    await control.discard(['/etc/shape']);
+    assert.ok(lstatSync(path).isDirectory(), 'the cached entry still said "file" after discard');
   });
 
   it('discard and revert refuse a path with open files, and say so', async () => {
