@@ -3,8 +3,8 @@
  * or the help, then the footer. The frame is one line shorter than the terminal and exactly as
  * wide, so nothing scrolls or wraps; it follows resizes.
  */
-import { Box, useApp, useInput } from 'ink';
-import { useCallback, useMemo, useState } from 'react';
+import { Box, useApp } from 'ink';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { Control } from '../control/protocol.js';
 import { ChangesView } from './changes/changes-view.js';
 import { useChangesInput } from './changes/use-changes-input.js';
@@ -25,6 +25,7 @@ import { TopView } from './top/top-view.js';
 import { useTopInput } from './top/use-top-input.js';
 import { useTopState } from './top/use-top-state.js';
 import { useActions } from './use-actions.js';
+import { useKeys } from './use-keys.js';
 import { useTerminalSize } from './use-terminal-size.js';
 
 export interface AppProps {
@@ -80,7 +81,7 @@ export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs 
       if (diff.path !== null) diff.open(diff.path);
     },
   });
-  const { progress } = useEvents(control, {
+  const { progress, resetProgress } = useEvents(control, {
     onChanged: refresh,
     onFlushDone: (event) => {
       status.refresh();
@@ -89,6 +90,11 @@ export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs 
     onLost: (text) => setMessage({ kind: 'error', text, hint: 'restart persistd, then persistctl (q quits)' }),
     onError,
   });
+
+  // A commit's progress line counts its own batches only.
+  useEffect(() => {
+    if (actions.busy === 'commit') resetProgress();
+  }, [actions.busy]);
 
   const quit = () => {
     onExit?.(0);
@@ -105,18 +111,18 @@ export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs 
   useChangesInput(changes, { isActive: !asking && view === 'list' });
   useDiffInput(diff, { isActive: !asking && view === 'diff', height: layout.diff, onClose: closeDiff });
   useTopInput(top, { isActive: !asking && view === 'top', onClose: () => setOverlay(null) });
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.ctrl && input === 'c') quit();
   });
-  useInput((_input, key) => (key.escape ? setOverlay(null) : undefined), { isActive: !asking && view === 'filter' });
-  useInput(
+  useKeys((_input, key) => (key.escape ? setOverlay(null) : undefined), { isActive: !asking && view === 'filter' });
+  useKeys(
     (input) => {
       if (input === 'q') quit();
       else setOverlay(null);
     },
     { isActive: !asking && view === 'help' },
   );
-  useInput(
+  useKeys(
     (input, key) => {
       if (input === 'q') quit();
       else if (input === '?') setOverlay('help');

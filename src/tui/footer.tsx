@@ -36,12 +36,13 @@ export function useSpinner(active: boolean, intervalMs = 100): string {
   return SPINNER[frame]!;
 }
 
-export function progressText(busy: Busy, progress: FlushProgress): string | null {
+/** What runs: our request (with the flush progress of a commit), else a flush of the daemon's own. */
+export function progressText(busy: Busy, progress: FlushProgress): { text: string; ours: boolean } | null {
   const bytes = formatBytes(progress.doneBytes + progress.currentBytes);
   const batches = progress.batches > 0 ? ` (${progress.batches} ${progress.batches === 1 ? 'batch' : 'batches'} done)` : '';
-  if (busy === 'commit') return `committing… ${bytes} written${batches}`;
-  if (busy) return `${busy}…`;
-  if (progress.running) return `flushing… ${formatBytes(progress.currentBytes)} written`;
+  if (busy === 'commit') return { text: `committing… ${bytes} written${batches}`, ours: true };
+  if (busy) return { text: `${busy}…`, ours: true };
+  if (progress.running) return { text: `flushing… ${formatBytes(progress.currentBytes)} written`, ours: false };
   return null;
 }
 
@@ -76,7 +77,7 @@ export function Footer(props: FooterProps) {
         <TextInput defaultValue={props.filter.prefix === '/' ? '' : props.filter.prefix} placeholder="/etc" onSubmit={props.filter.onSubmit} />
       </Box>
     );
-  } else if (progress !== null) status = <Line width={width} segments={[{ text: `${spinner} ${progress}`, role: 'accent', bold: true }]} />;
+  } else if (progress?.ours || (progress && !props.message)) status = <Line width={width} segments={[{ text: `${spinner} ${progress.text}`, role: 'accent', bold: true }]} />;
   else if (props.message) status = <Line width={width} segments={messageSegments(props.message)} />;
   else status = <Line width={width} segments={[{ text: props.selectedPath ? `${GLYPH.cursor} ${truncateLeft(props.selectedPath, width - 2)}` : '', dim: true }]} />;
   return (

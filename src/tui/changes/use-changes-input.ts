@@ -1,9 +1,9 @@
 /** The changes list's keys: ↑/↓ j/k, PgUp/PgDn, g/G (and Home/End), space marks. */
-import { useInput } from 'ink';
+import { useKeys } from '../use-keys.js';
 import type { ChangesState } from './use-changes-state.js';
 
 export function useChangesInput(state: ChangesState, { isActive }: { isActive: boolean }): void {
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.downArrow || input === 'j') state.move(1);
       else if (key.upArrow || input === 'k') state.move(-1);

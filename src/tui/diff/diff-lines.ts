@@ -12,15 +12,19 @@ export function diffLines(diff: Diff): Segment[][] {
   }
   for (const line of body) lines.push([{ text: line }]);
   if (diff.format === 'binary') {
-    lines.push([{ text: `- ${diff.base}: ${describe(diff.old)}`, role: 'minus' }]);
-    lines.push([{ text: `+ now: ${describe(diff.new)}`, role: 'plus' }]);
+    lines.push(...describe('-', diff.base, diff.old));
+    lines.push(...describe('+', 'now', diff.new));
   }
   return lines;
 }
 
-function describe(version: Diff['old']): string {
-  if (!version) return 'absent';
-  return `${version.size} bytes${version.sha256 ? `, sha256 ${version.sha256}` : ''}`;
+/** "- factory: 4096 bytes" and, on a line of its own (it is 64 wide), "  sha256 …". */
+function describe(sign: '-' | '+', side: string, version: Diff['old']): Segment[][] {
+  const role = sign === '-' ? 'minus' : 'plus';
+  if (!version) return [[{ text: `${sign} ${side}: absent`, role }]];
+  const lines: Segment[][] = [[{ text: `${sign} ${side}: ${version.type}, ${version.size.toLocaleString('en-US')} bytes`, role }]];
+  if (version.sha256) lines.push([{ text: `  sha256 ${version.sha256}`, role }]);
+  return lines;
 }
 
 function lineSegment(line: string): Segment {

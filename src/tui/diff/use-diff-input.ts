@@ -1,9 +1,9 @@
 /** The diff pane's keys while it has the focus: ↑/↓ j/k and PgUp/PgDn scroll, Esc closes. */
-import { useInput } from 'ink';
+import { useKeys } from '../use-keys.js';
 import type { DiffState } from './use-diff-state.js';
 
 export function useDiffInput(state: DiffState, { isActive, height, onClose }: { isActive: boolean; height: number; onClose: () => void }): void {
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.downArrow || input === 'j') state.scrollBy(1, height);
       else if (key.upArrow || input === 'k') state.scrollBy(-1, height);

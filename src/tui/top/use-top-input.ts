@@ -1,9 +1,9 @@
 /** The top-writers view's keys: +/- (or a digit) set the grouping depth, Esc or t go back. */
-import { useInput } from 'ink';
+import { useKeys } from '../use-keys.js';
 import type { TopState } from './use-top-state.js';
 
 export function useTopInput(state: TopState, { isActive, onClose }: { isActive: boolean; onClose: () => void }): void {
-  useInput(
+  useKeys(
     (input, key) => {
       if (input === '+' || input === '=' || key.rightArrow) state.setDepth(state.depth + 1);
       else if (input === '-' || key.leftArrow) state.setDepth(state.depth - 1);
