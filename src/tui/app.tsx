@@ -4,7 +4,7 @@
  * wide, so nothing scrolls or wraps; it follows resizes.
  */
 import { Box, useApp } from 'ink';
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import type { Control } from '../control/protocol.js';
 import { ChangesView } from './changes/changes-view.js';
 import { useChangesInput } from './changes/use-changes-input.js';
@@ -70,17 +70,6 @@ export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs 
     changes.refresh();
     if (overlay === 'top') top.refresh();
   };
-  const actions = useActions({
-    control,
-    changes,
-    confirm,
-    mountpoint: status.status?.mountpoint ?? null,
-    say: setMessage,
-    refresh: () => {
-      refresh();
-      if (diff.path !== null) diff.open(diff.path);
-    },
-  });
   const { progress, resetProgress } = useEvents(control, {
     onChanged: refresh,
     onFlushDone: (event) => {
@@ -90,11 +79,21 @@ export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs 
     onLost: (text) => setMessage({ kind: 'error', text, hint: 'restart persistd, then persistctl (q quits)' }),
     onError,
   });
-
-  // A commit's progress line counts its own batches only.
-  useEffect(() => {
-    if (actions.busy === 'commit') resetProgress();
-  }, [actions.busy]);
+  const actions = useActions({
+    control,
+    changes,
+    confirm,
+    mountpoint: status.status?.mountpoint ?? null,
+    say: setMessage,
+    // A commit's progress line counts its own batches only (reset now: its events may come before any effect runs).
+    onStart: (what) => {
+      if (what === 'commit') resetProgress();
+    },
+    refresh: () => {
+      refresh();
+      if (diff.path !== null) diff.open(diff.path);
+    },
+  });
 
   const quit = () => {
     onExit?.(0);

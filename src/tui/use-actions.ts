@@ -26,6 +26,8 @@ export interface ActionDeps {
   confirm: ConfirmState;
   mountpoint: string | null;
   say(message: Message | null): void;
+  /** Right before a request goes out (after any questions). */
+  onStart?(what: Exclude<Busy, null>): void;
   refresh(): void;
 }
 
@@ -59,6 +61,7 @@ export function useActions(deps: ActionDeps): Actions {
     }
     busyRef.current = what;
     setBusy(what);
+    d.current.onStart?.(what);
     try {
       const result = await request();
       d.current.changes.unmark(unmark);
