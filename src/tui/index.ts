@@ -1,58 +1,15 @@
 /**
- * persistctl's interactive view (started by src/cli/persistctl.ts with no subcommand on a
- * terminal). Resolves with persistctl's exit code: 0 when the operator quits, 3 (4: denied) when
- * the daemon cannot be reached at start, with the client's message and hint on stderr.
+ * persistctl's interactive view, loaded by src/cli/persistctl.ts only when it is asked for. This
+ * module loads the rest (./run.js: Ink, React) after choosing React's production build, unless
+ * NODE_ENV says otherwise: the development build checks and traces every render, which costs
+ * the list several milliseconds a keypress.
  */
-import { render } from 'ink';
-import { createElement } from 'react';
-import { EXIT } from '../cli/ctl/args.js';
-import { connectControl, DaemonUnreachable } from '../control/client.js';
-import type { Control } from '../control/protocol.js';
-import { App } from './app.js';
+import type { TuiOptions } from './run.js';
 
-export interface TuiOptions {
-  socketPath: string;
-  /** A connected control (tests); otherwise one is opened on socketPath. Closed at the end either way. */
-  control?: Control;
-  stdin?: NodeJS.ReadStream;
-  stdout?: NodeJS.WriteStream;
-  stderr?: NodeJS.WriteStream;
-}
-
-/** The alternate screen: the operator's scrollback is as it was after quitting. */
-const ENTER_SCREEN = '\x1b[?1049h\x1b[H';
-const LEAVE_SCREEN = '\x1b[?1049l';
+export type { TuiOptions } from './run.js';
 
 export async function runTui(options: TuiOptions): Promise<number> {
-  const stdout = options.stdout ?? process.stdout;
-  const stderr = options.stderr ?? process.stderr;
-  let control = options.control;
-  if (!control) {
-    try {
-      control = await connectControl(options.socketPath);
-    } catch (err) {
-      if (!(err instanceof DaemonUnreachable)) throw err;
-      stderr.write(`persistctl: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-      return err.reason === 'denied' ? EXIT.denied : EXIT.unreachable;
-    }
-  }
-  let code: number = EXIT.ok;
-  const screen = stdout.isTTY === true;
-  if (screen) stdout.write(ENTER_SCREEN);
-  try {
-    const instance = render(
-      createElement(App, {
-        control,
-        onExit: (c: number) => {
-          code = c;
-        },
-      }),
-      { stdout, stderr, stdin: options.stdin ?? process.stdin, exitOnCtrlC: false, patchConsole: true },
-    );
-    await instance.waitUntilExit();
-  } finally {
-    if (screen) stdout.write(LEAVE_SCREEN);
-    control.close();
-  }
-  return code;
+  process.env['NODE_ENV'] ??= 'production';
+  const { runTui: run } = await import('./run.js');
+  return run(options);
 }
