@@ -135,6 +135,7 @@ export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs 
         } else setMessage({ kind: 'error', text: 'no change selected' });
       } else if (key.tab) setDiffFocus((f) => diff.path !== null && !f);
       else if (key.escape && diff.path !== null) closeDiff();
+      else if (key.escape && changes.marks.size > 0) changes.clearMarks();
       else if (input === 'c') actions.commit();
       else if (input === 'C') actions.commitAll();
       else if (input === 'd') actions.discard();

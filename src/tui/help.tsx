@@ -9,7 +9,7 @@ const KEYS: [string, string][] = [
   ['g G  Home End', 'first / last change'],
   ['Enter', 'show the diff of the selected change'],
   ['Tab  Esc', 'focus the diff pane (scroll it) / close it'],
-  ['space', 'mark or unmark the selected change'],
+  ['space  Esc', 'mark or unmark the selected change / clear the marks'],
   ['c', 'commit the marked changes (or the selected one) to the flash'],
   ['C', 'commit everything pending (asks)'],
   ['d', 'discard pending changes: back to the flash version (asks)'],

@@ -4,7 +4,7 @@ import './force-color.js';
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ControlError, type ChangeEntry } from '../../src/control/protocol.js';
-import { ENTRIES } from '../control/fixture.js';
+import { DIFF, ENTRIES } from '../control/fixture.js';
 import { FakeControl, syntheticEntries } from './fake-control.js';
 import { colourEscapes, KEY, renderApp, settle, type Screen } from './harness.js';
 
@@ -95,6 +95,25 @@ describe('tui app', () => {
     await s.waitFor((fr) => !/appliance/.test(fr));
   });
 
+  it('scrolls a long diff in its pane, Tab gives the list the keys back', async () => {
+    const control = new FakeControl(ENTRIES);
+    const body = Array.from({ length: 40 }, (_, i) => `+line ${i}`).join('\n');
+    control.behave.diff = async (path: string) => ({ ...DIFF, path, unified: `--- a\n+++ b\n@@ -0,0 +1,40 @@\n${body}\n` });
+    const s = open(control);
+    await s.waitFor(/hostname/);
+    await s.press(KEY.enter);
+    await s.waitFor(/Diff \/etc\/hostname 1-9\/44/);
+    await s.press(KEY.down, 'j', KEY.pageDown);
+    const f = await s.waitFor(/Diff \/etc\/hostname 11-19\/44/);
+    assert.match(f, /^\+line 6$/m);
+    assert.doesNotMatch(f, /^\+line 5$/m);
+    assert.match(f, /Changes 1 of 5/, 'the list did not move');
+    await s.press(KEY.tab, KEY.down);
+    await s.waitFor(/Changes 2 of 5/);
+    await s.press(KEY.escape);
+    await s.waitFor((fr) => !/Diff /.test(fr));
+  });
+
   it('shows a binary diff as sizes and sha256 sums', async () => {
     const control = new FakeControl(ENTRIES);
     control.behave.diff = async (path: string) => ({
@@ -121,6 +140,10 @@ describe('tui app', () => {
     await s.press('c');
     await s.waitFor(/committed \/etc\/hostname, \/usr\/share\/doc\/readme/);
     assert.deepEqual(paths(control, 'commit'), [['/etc/hostname', '/usr/share/doc/readme']]);
+    await s.waitFor((f) => !/marked/.test(f));
+    await s.press(KEY.space);
+    await s.waitFor(/\*1 marked/);
+    await s.press(KEY.escape);
     await s.waitFor((f) => !/marked/.test(f));
   });
 
