@@ -2,11 +2,11 @@
  * The footer, FOOTER_HEIGHT lines: a status line (the open question, the filter input, the flush
  * progress, the last message, or the selected path) and the key hints of the current view.
  */
-import { TextInput } from '@inkjs/ui';
 import { Box, Text } from 'ink';
 import { useEffect, useState } from 'react';
 import { formatBytes } from '../cli/ctl/format.js';
 import { ConfirmView } from './confirm/confirm-view.js';
+import { FilterInput } from './filter/filter-input.js';
 import type { FlushProgress } from './events/use-events.js';
 import { Line, type Segment } from './line.js';
 import type { Message } from './messages.js';
@@ -74,7 +74,7 @@ export function Footer(props: FooterProps) {
         <Text wrap="truncate-end" bold>
           {'/ under: '}
         </Text>
-        <TextInput defaultValue={props.filter.prefix === '/' ? '' : props.filter.prefix} placeholder="/etc" onSubmit={props.filter.onSubmit} />
+        <FilterInput initial={props.filter.prefix === '/' ? '' : props.filter.prefix} placeholder="/etc" onSubmit={props.filter.onSubmit} />
       </Box>
     );
   } else if (progress?.ours || (progress && !props.message)) status = <Line width={width} segments={[{ text: `${spinner} ${progress.text}`, role: 'accent', bold: true }]} />;

@@ -37,6 +37,15 @@ export function targets(changes: Pick<ChangesState, 'marks' | 'selected'>): stri
   return changes.selected ? [changes.selected.path] : [];
 }
 
+/** The footer has one line: the CLI's summary line, with its list of paths folded into it. */
+function oneLine<T>(format: (result: T) => string, paths: (result: T) => string[]): (result: T) => string {
+  return (result) => {
+    const [head = ''] = format(result).split('\n');
+    const list = paths(result);
+    return list.length === 0 ? head : `${head.replace(/:$/, '')} ${describePaths(list)}`;
+  };
+}
+
 export function describePaths(paths: readonly string[]): string {
   if (paths.length === 1) return paths[0]!;
   return `${paths.length.toLocaleString('en-US')} paths (${paths.slice(0, 2).join(', ')}${paths.length > 2 ? ', …' : ''})`;
@@ -96,11 +105,11 @@ export function useActions(deps: ActionDeps): Actions {
     commitAll,
     discard: () => {
       const paths = needPaths('discard');
-      if (paths) void run('discard', [`Discard the pending changes of ${describePaths(paths)}? They go back to the flash version.`], () => d.current.control.discard(paths), formatDiscard, paths);
+      if (paths) void run('discard', [`Discard the pending changes of ${describePaths(paths)}? They go back to the flash version.`], () => d.current.control.discard(paths), oneLine(formatDiscard, (r) => r.discarded), paths);
     },
     revert: () => {
       const paths = needPaths('revert');
-      if (paths) void run('revert', [`Revert ${describePaths(paths)} to the factory version? Their changes on the flash are lost too.`], () => d.current.control.revert(paths), formatRevert, paths);
+      if (paths) void run('revert', [`Revert ${describePaths(paths)} to the factory version? Their changes on the flash are lost too.`], () => d.current.control.revert(paths), oneLine(formatRevert, (r) => r.reverted), paths);
     },
     reset: () =>
       void run(

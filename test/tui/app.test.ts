@@ -82,6 +82,20 @@ describe('tui app', () => {
     assert.ok(f.split('\n').length <= 23);
   });
 
+  it('a held key read as one run ("jjjj") moves once per key; a run of other keys does nothing', async () => {
+    const control = new FakeControl(syntheticEntries(100));
+    const s = open(control);
+    await s.waitFor(/f000000/);
+    await s.press('jjjj');
+    await s.waitFor(/Changes 5 of 100/);
+    await s.press('kk');
+    await s.waitFor(/Changes 3 of 100/);
+    await s.press('/etc'); // typed quickly where no text field is open: not "/" then "c" (commit)
+    await settle(10);
+    assert.equal(control.callsOf('commit').length, 0, 'a run of keys committed');
+    assert.match(s.frame(), /Changes 3 of 100/);
+  });
+
   it('shows the diff of the selected change on Enter, scrollable, Esc closes it', async () => {
     const control = new FakeControl(ENTRIES);
     const s = open(control);
@@ -241,6 +255,22 @@ describe('tui app', () => {
     assert.match(s.frame(), /under \/srv\/d0003/);
   });
 
+  it('/ takes a prefix typed and submitted faster than a frame: one run, and a run ending in Enter', async () => {
+    const control = new FakeControl(syntheticEntries(500));
+    const s = open(control);
+    await s.waitFor(/f000000/);
+    await s.press('/');
+    await s.waitFor(/\/ under:/);
+    s.stdin.write('/srv/d0002');
+    s.stdin.write(KEY.enter); // no frame in between
+    await s.waitFor(/under \/srv\/d0002/);
+    await s.press('/');
+    await s.waitFor(/\/ under:/);
+    s.stdin.write('\u007f'.repeat(10) + '/srv/d0004\r'); // backspaces, then a pasted line
+    await s.waitFor(/Changes 1 of 25 · under \/srv\/d0004/);
+    assert.equal((control.callsOf('changes').at(-1)!.args[0] as { prefix: string }).prefix, '/srv/d0004');
+  });
+
   it('? shows the help, any key closes it', async () => {
     const s = open(new FakeControl(ENTRIES));
     await s.waitFor(/hostname/);
@@ -303,6 +333,20 @@ describe('tui app', () => {
     assert.match(f, /› \/usr\/share\/doc\/readme/);
     assert.match(f, /first/);
     assert.ok(control.callsOf('status').length > statusCalls, 'the header was refreshed');
+  });
+
+  it('a key pressed while a refresh is in flight wins over keeping the old selection', async () => {
+    const control = new FakeControl(ENTRIES);
+    const s = open(control);
+    await s.waitFor(/hostname/);
+    await s.press('G');
+    await s.waitFor(/Changes 5 of 5/);
+    control.delayMs = 150;
+    control.emit({ event: 'changed', paths: ['/etc/new'], more: 0, time: 0 });
+    await new Promise((done) => setTimeout(done, 20)); // the refresh has gone out, not come back
+    await s.press('g');
+    await new Promise((done) => setTimeout(done, 400));
+    assert.match(s.frame(), /Changes 1 of 5/, 'the refresh took the cursor back to where it was before g');
   });
 
   it('without colour has no colour escapes but every glyph; with colour it has both', async () => {

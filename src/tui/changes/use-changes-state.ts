@@ -103,7 +103,12 @@ export function useChangesState({ control, height, onError, pageSize = PAGE_SIZE
 
   const countRef = useRef(count);
   countRef.current = count;
-  const move = useCallback((delta: number) => setCursor((c) => clamp(clamp(c, 0, Math.max(0, countRef.current - 1)) + delta, 0, Math.max(0, countRef.current - 1))), []);
+  // The operator moved: a refresh still in flight must not take the selection back.
+  const moveTo = useCallback((to: (c: number) => number) => {
+    reselect.current = null;
+    setCursor((c) => clamp(to(clamp(c, 0, Math.max(0, countRef.current - 1))), 0, Math.max(0, countRef.current - 1)));
+  }, []);
+  const move = useCallback((delta: number) => moveTo((c) => c + delta), [moveTo]);
   const pageRows = Math.max(1, entryCount(rows) - 1);
   const selectedPath = selected?.path;
 
@@ -117,8 +122,8 @@ export function useChangesState({ control, height, onError, pageSize = PAGE_SIZE
     move,
     pageDown: () => move(pageRows),
     pageUp: () => move(-pageRows),
-    home: () => setCursor(0),
-    end: () => setCursor(Math.max(0, count - 1)),
+    home: () => moveTo(() => 0),
+    end: () => moveTo(() => Infinity),
     toggleMark: () => {
       if (!selectedPath) return;
       setMarks((old) => {
