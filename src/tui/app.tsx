@@ -25,7 +25,7 @@ import { TopView } from './top/top-view.js';
 import { useTopInput } from './top/use-top-input.js';
 import { useTopState } from './top/use-top-state.js';
 import { useActions } from './use-actions.js';
-import { useKeys } from './use-keys.js';
+import { KeysProvider, useKeys } from './use-keys.js';
 import { useTerminalSize } from './use-terminal-size.js';
 
 export interface AppProps {
@@ -48,7 +48,15 @@ export function bodyLayout(rows: number, diffOpen: boolean): { frame: number; bo
   return { frame, body, list, diff: Math.max(1, body - 2 - list) };
 }
 
-export function App({ control, color = colorFromEnv(), onExit, statusIntervalMs }: AppProps) {
+export function App(props: AppProps) {
+  return (
+    <KeysProvider>
+      <Screen {...props} />
+    </KeysProvider>
+  );
+}
+
+function Screen({ control, color = colorFromEnv(), onExit, statusIntervalMs }: AppProps) {
   const theme = useMemo(() => makeTheme(color), [color]);
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize();

@@ -66,7 +66,8 @@ export class Terminal {
   /** The program's exit status once it has exited, else null. */
   exitStatus(): number | null {
     const [dead, status] = this.tmux('display-message', '-p', '-t', this.session, '#{pane_dead} #{pane_dead_status}').trim().split(' ');
-    return dead === '1' ? Number(status) : null;
+    // tmux may mark the pane dead a moment before it has the status.
+    return dead === '1' && status !== undefined && /^\d+$/.test(status) ? Number(status) : null;
   }
 
   close(): void {

@@ -82,18 +82,25 @@ describe('tui app', () => {
     assert.ok(f.split('\n').length <= 23);
   });
 
-  it('a held key read as one run ("jjjj") moves once per key; a run of other keys does nothing', async () => {
+  it('keys read as one run act one by one, each after the render of the one before', async () => {
     const control = new FakeControl(syntheticEntries(100));
     const s = open(control);
     await s.waitFor(/f000000/);
-    await s.press('jjjj');
+    s.stdin.write('jjjj'); // j held on a slow console
     await s.waitFor(/Changes 5 of 100/);
-    await s.press('kk');
-    await s.waitFor(/Changes 3 of 100/);
-    await s.press('/etc'); // typed quickly where no text field is open: not "/" then "c" (commit)
-    await settle(10);
-    assert.equal(control.callsOf('commit').length, 0, 'a run of keys committed');
-    assert.match(s.frame(), /Changes 3 of 100/);
+    s.stdin.write('kk j');
+    await s.waitFor(/Changes 4 of 100 · \*1 marked/);
+    // "/" opens the filter, so "etc" is typed into it; "c" must not commit.
+    s.stdin.write('/etc');
+    await s.waitFor(/under: etc/);
+    assert.equal(control.callsOf('commit').length, 0, 'a key meant for the filter committed');
+    s.stdin.write('\u001b');
+    await s.waitFor((f) => !/under:/.test(f));
+    s.stdin.write('jd'); // a question opens: the keys after it answer it
+    await s.waitFor(/\[y\/N\]/);
+    s.stdin.write('y');
+    await s.waitFor(() => control.callsOf('discard').length === 1);
+    assert.deepEqual(control.callsOf('discard')[0]!.args[0], ['/srv/d0000/f000002'], 'the marked change');
   });
 
   it('shows the diff of the selected change on Enter, scrollable, Esc closes it', async () => {

@@ -2,7 +2,7 @@
  * The filter's one-line text field. Not @inkjs/ui's TextInput: that one submits the value of its
  * last render, so "/etc" typed and Enter pressed within one frame (a quick typist, a paste, a
  * script driving the terminal) applied the empty prefix. Here the text lives in a ref that every
- * key updates at once, and a render shows it.
+ * key updates at once, and a render shows it. useKeys hands over a pasted run key by key.
  */
 import { Text } from 'ink';
 import { useRef, useState } from 'react';
@@ -22,14 +22,7 @@ export function FilterInput({ initial, placeholder, onSubmit }: FilterInputProps
     if (key.backspace || key.delete) text.current = text.current.slice(0, -1);
     else if (key.ctrl && input === 'u') text.current = '';
     else if (key.ctrl || key.meta || key.escape || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow) return;
-    else {
-      // A run read at once (a paste, a quick typist) may hold backspaces and end in Enter.
-      for (const char of input) {
-        if (char === '\r' || char === '\n') return onSubmit(text.current);
-        if (char === '\u007f' || char === '\b') text.current = text.current.slice(0, -1);
-        else if (!/\p{Cc}/u.test(char)) text.current += char;
-      }
-    }
+    else text.current += input.replace(/\p{Cc}/gu, '');
     setShown(text.current);
   });
   return shown === '' ? <Text dimColor>{placeholder}</Text> : <Text>{shown}<Text inverse> </Text></Text>;
