@@ -1,14 +1,13 @@
 /**
- * A progress line for `persistctl commit` on a terminal. The commit request's connection is busy
- * waiting for its one reply, so the flush events come on a second connection. Progress is a
- * nicety: if that connection fails, the commit goes on without it.
+ * A progress line for `persistctl commit` on a terminal, from the flush events. They come on the
+ * same connection as the commit's reply (the client matches replies by id and passes events to
+ * subscribers meanwhile). Progress is a nicety: if subscribing fails, the commit goes on without it.
  */
-import { connectControl } from '../../control/client.js';
 import type { Control, Event } from '../../control/protocol.js';
 import { formatBytes } from './format.js';
 
-export async function withCommitProgress<T>(socketPath: string, commit: () => Promise<T>, out: NodeJS.WriteStream = process.stdout): Promise<T> {
-  let events: Control | null = null;
+export async function withCommitProgress<T>(control: Control, commit: () => Promise<T>, out: NodeJS.WriteStream = process.stdout): Promise<T> {
+  let listening = true;
   let shown = false;
   let batches = 0;
   let doneBytes = 0;
@@ -17,6 +16,7 @@ export async function withCommitProgress<T>(socketPath: string, commit: () => Pr
     shown = true;
   };
   const onEvent = (event: Event) => {
+    if (!listening) return;
     switch (event.event) {
       case 'flush-started':
         show(`committing: batch ${batches + 1}, ${formatBytes(doneBytes)} written so far`);
@@ -35,16 +35,14 @@ export async function withCommitProgress<T>(socketPath: string, commit: () => Pr
     }
   };
   try {
-    events = await connectControl(socketPath, { timeoutMs: 2000 });
-    await events.subscribe(onEvent);
+    await control.subscribe(onEvent);
   } catch {
-    events?.close();
-    events = null;
+    // no progress line, the same commit
   }
   try {
     return await commit();
   } finally {
-    events?.close();
+    listening = false;
     if (shown) out.write('\r\x1b[K');
   }
 }

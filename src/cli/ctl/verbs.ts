@@ -39,7 +39,7 @@ export async function runVerb(verb: Verb, inv: Invocation, control: Control, opt
     }
     case 'commit': {
       const paths = await unionPaths(control, inv.paths);
-      const result = await (options.progress ? withCommitProgress(inv.socket, () => control.commit(paths)) : control.commit(paths));
+      const result = await (options.progress ? withCommitProgress(control, () => control.commit(paths)) : control.commit(paths));
       return { result, human: formatCommit(result) };
     }
     case 'discard': {
