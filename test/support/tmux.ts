@@ -6,6 +6,7 @@
 // sweeps.
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
@@ -19,13 +20,17 @@ export interface TerminalOptions {
 export class Terminal {
   private readonly server: string;
   private readonly session = 'persist-test';
+  private readonly statusFile: string;
 
   constructor(cleanup: Cleanup, command: readonly string[], options: TerminalOptions = {}) {
     this.server = join(tmpdir(), `tmux-${process.pid}-${Math.random().toString(36).slice(2, 8)}.sock`);
     const env = Object.entries(options.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-    // remain-on-exit: after the program quits, its last screen and exit status stay readable.
-    this.tmux('new-session', '-d', '-s', this.session, '-x', String(options.columns ?? 80), '-y', String(options.rows ?? 24), ...env, ...command);
-    this.tmux('set-option', '-t', this.session, 'remain-on-exit', 'on');
+    this.statusFile = `${this.server}.status`;
+    // The exit status goes to a file: tmux 3.3 shows none for a node process that exits (the
+    // pane is dead, the status empty), so a shell runs the program and records it. The shell
+    // then waits, keeping the last screen readable.
+    const script = 'status=0; "$@" || status=$?; echo $status > "$STATUS_FILE"; exec sleep 3600';
+    this.tmux('new-session', '-d', '-s', this.session, '-x', String(options.columns ?? 80), '-y', String(options.rows ?? 24), ...env, '-e', `STATUS_FILE=${this.statusFile}`, 'sh', '-c', script, 'sh', ...command);
     cleanup.add(`kill the tmux server ${this.server}`, () => this.close());
   }
 
@@ -65,9 +70,12 @@ export class Terminal {
 
   /** The program's exit status once it has exited, else null. */
   exitStatus(): number | null {
-    const [dead, status] = this.tmux('display-message', '-p', '-t', this.session, '#{pane_dead} #{pane_dead_status}').trim().split(' ');
-    // tmux may mark the pane dead a moment before it has the status.
-    return dead === '1' && status !== undefined && /^\d+$/.test(status) ? Number(status) : null;
+    try {
+      const text = readFileSync(this.statusFile, 'utf8').trim();
+      return /^\d+$/.test(text) ? Number(text) : null;
+    } catch {
+      return null;
+    }
   }
 
   close(): void {
