@@ -393,6 +393,16 @@ static napi_value js_rename2(napi_env env, napi_callback_info info) {
 /* syncfs(path) -> Promise: write back and flush the whole filesystem that holds path, in one
    journal commit instead of one per fsync'ed file and directory. Runs on libuv's thread pool so
    the FUSE server keeps answering meanwhile. */
+/* Rejects a thread-pool job's promise with an Error whose code is the errno's name (ENOENT). */
+static void reject_errno(napi_env env, napi_deferred deferred, int err) {
+  napi_value message, error, code;
+  const char *name = strerrorname_np(err);
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
+  napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, message, &error);
+  napi_reject_deferred(env, deferred, error);
+}
+
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
@@ -417,12 +427,7 @@ static void syncfs_complete(napi_env env, napi_status status, void *data) {
   if (job->err == 0) {
     napi_resolve_deferred(env, job->deferred, undefined(env));
   } else {
-    napi_value message, error, code;
-    const char *name = strerrorname_np(job->err);
-    napi_create_string_utf8(env, strerror(job->err), NAPI_AUTO_LENGTH, &message);
-    napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
-    napi_create_error(env, code, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    reject_errno(env, job->deferred, job->err);
   }
   napi_delete_async_work(env, job->work);
   free(job);
@@ -603,12 +608,7 @@ static void inval_complete(napi_env env, napi_status status, void *data) {
     napi_create_uint32(env, job->invalidated, &n);
     napi_resolve_deferred(env, job->deferred, n);
   } else {
-    napi_value message, error, code;
-    const char *name = strerrorname_np(job->err);
-    napi_create_string_utf8(env, strerror(job->err), NAPI_AUTO_LENGTH, &message);
-    napi_create_string_utf8(env, name ? name : "EIO", NAPI_AUTO_LENGTH, &code);
-    napi_create_error(env, code, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    reject_errno(env, job->deferred, job->err);
   }
   for (uint32_t i = 0; i < job->count; i++) free(job->paths[i]);
   free(job->paths);

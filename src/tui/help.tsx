@@ -1,6 +1,5 @@
 /** The help overlay: every key, in the body's place. */
-import { Box } from 'ink';
-import { Line, type Segment } from './line.js';
+import { Lines, type Segment } from './line.js';
 import { GLYPH, KIND_LETTER, STATE_GLYPH } from './theme.js';
 
 const KEYS: [string, string][] = [
@@ -32,13 +31,5 @@ export function helpLines(): Segment[][] {
 }
 
 export function Help({ width, height }: { width: number; height: number }) {
-  const lines = helpLines().slice(0, height);
-  while (lines.length < height) lines.push([]);
-  return (
-    <Box flexDirection="column" width={width} height={height} overflow="hidden">
-      {lines.map((segments, i) => (
-        <Line key={i} width={width} segments={segments} />
-      ))}
-    </Box>
-  );
+  return <Lines lines={helpLines()} width={width} height={height} />;
 }

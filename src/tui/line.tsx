@@ -2,7 +2,7 @@
  * One terminal line from coloured segments, cut to `width` columns (never wraps). Segments after
  * the cut are dropped; the one that crosses it ends in "…".
  */
-import { Text } from 'ink';
+import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { length, truncateRight } from './text.js';
 import { useTheme, type Role } from './theme.js';
@@ -82,4 +82,17 @@ function sameSegments(a: readonly Segment[], b: readonly Segment[]): boolean {
     if (x.text !== y.text || x.role !== y.role || x.bold !== y.bold || x.dim !== y.dim || x.inverse !== y.inverse) return false;
   }
   return true;
+}
+
+/** A block of exactly `height` lines: `lines` cut to it, padded with empty ones. */
+export function Lines({ lines, width, height }: { lines: readonly Segment[][]; width: number; height: number }) {
+  const shown = lines.slice(0, height);
+  while (shown.length < height) shown.push([]);
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      {shown.map((segments, i) => (
+        <Line key={i} width={width} segments={segments} />
+      ))}
+    </Box>
+  );
 }

@@ -3,10 +3,9 @@
  * (pending bytes and paths, the oldest pending change, the last flush), then warnings: a failing
  * flash, a scheduled factory reset, whatever else the daemon says.
  */
-import { Box } from 'ink';
 import { formatBytes, formatDuration } from '../../cli/ctl/format.js';
 import type { Status } from '../../control/protocol.js';
-import { Line, type Segment } from '../line.js';
+import { Lines, type Segment } from '../line.js';
 import { GLYPH } from '../theme.js';
 
 export const HEADER_HEIGHT = 4;
@@ -59,13 +58,5 @@ export function headerLines(status: Status | null, nowSeconds: number): Segment[
 }
 
 export function Header({ status, at, width }: { status: Status | null; at: number; width: number }) {
-  const lines = headerLines(status, (at || Date.now()) / 1000).slice(0, HEADER_HEIGHT);
-  while (lines.length < HEADER_HEIGHT) lines.push([]);
-  return (
-    <Box flexDirection="column" width={width} height={HEADER_HEIGHT} overflow="hidden">
-      {lines.map((segments, i) => (
-        <Line key={i} width={width} segments={segments} />
-      ))}
-    </Box>
-  );
+  return <Lines lines={headerLines(status, (at || Date.now()) / 1000)} width={width} height={HEADER_HEIGHT} />;
 }

@@ -1,7 +1,6 @@
 /** The top writers: bytes written, flushed and avoided per path (or per directory at a depth). */
-import { Box } from 'ink';
 import { formatBytes } from '../../cli/ctl/format.js';
-import { Line, type Segment } from '../line.js';
+import { Lines, type Segment } from '../line.js';
 import { truncateLeft } from '../text.js';
 import type { TopState } from './use-top-state.js';
 
@@ -31,13 +30,5 @@ export function topLines(state: Pick<TopState, 'depth' | 'top'>, width: number, 
 }
 
 export function TopView({ state, width, height }: { state: TopState; width: number; height: number }) {
-  const lines = topLines(state, width, height).slice(0, height);
-  while (lines.length < height) lines.push([]);
-  return (
-    <Box flexDirection="column" width={width} height={height} overflow="hidden">
-      {lines.map((segments, i) => (
-        <Line key={i} width={width} segments={segments} />
-      ))}
-    </Box>
-  );
+  return <Lines lines={topLines(state, width, height)} width={width} height={height} />;
 }
