@@ -540,20 +540,27 @@ typedef struct {
   int err;
 } inval_job;
 
-/* The kernel's node id of the entry at `host`, 0 when it is not on the mount (or gone). */
-static uint64_t node_id(const char *host, int mount_id) {
+/* The FUSE node id in the file handle of the entry at `host` (fuse_encode_fh: the id's high and
+   low words first), 0 when it has none; `*mount_id` is the id of the mount holding it. */
+static uint64_t handle_node(const char *host, int *mount_id) {
   union {
     struct file_handle fh;
     char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
   } h;
   h.fh.handle_bytes = MAX_HANDLE_SZ;
-  int mid;
-  if (name_to_handle_at(AT_FDCWD, host, &h.fh, &mid, 0) != 0) return 0;
-  if (mid != mount_id || h.fh.handle_bytes < 8) return 0;
+  if (name_to_handle_at(AT_FDCWD, host, &h.fh, mount_id, 0) != 0) return 0;
+  if (h.fh.handle_bytes < 8) return 0;
   if (h.fh.handle_type != FILEID_INO64_GEN && h.fh.handle_type != FILEID_INO64_GEN_PARENT) return 0;
   uint32_t words[2];
   memcpy(words, h.fh.f_handle, sizeof words);
   return ((uint64_t) words[0] << 32) | words[1];
+}
+
+/* The kernel's node id of the entry at `host`, 0 when it is not on our mount (or gone). */
+static uint64_t node_id(const char *host, int mount_id) {
+  int mid = -1;
+  uint64_t node = handle_node(host, &mid);
+  return mid == mount_id ? node : 0;
 }
 
 static void inval_execute(napi_env env, void *data) {
@@ -566,14 +573,10 @@ static void inval_execute(napi_env env, void *data) {
     job->err = ENOTCONN;
     return;
   }
-  union {
-    struct file_handle fh;
-    char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-  } root;
-  root.fh.handle_bytes = MAX_HANDLE_SZ;
-  int mount_id;
-  if (name_to_handle_at(AT_FDCWD, job->mountpoint, &root.fh, &mount_id, 0) != 0) {
-    job->err = errno;
+  int mount_id = -1;
+  errno = 0;
+  if (handle_node(job->mountpoint, &mount_id) != FUSE_ROOT_ID) {
+    job->err = errno ? errno : ESTALE; /* the path is not our mount's root (moved away?) */
     return;
   }
   size_t base = strlen(job->mountpoint);
