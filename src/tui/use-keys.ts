@@ -8,9 +8,10 @@
  * Ink also hands over a run of plain characters read at once as one input: "jjj" when j is held
  * on a slow serial console or over ssh, "j d y" from a script driving the terminal, a pasted
  * path. KeysProvider, at the root, reads Ink's input once and queues it one key per character;
- * each key waits for the render the one before it caused (a timer, after React's update and the
- * layout effects that register the handlers of what it showed), so a key that opens the filter
- * or a question sends the next ones there, as if they had been typed one by one.
+ * each key waits for the render the one before it caused (the layout effects of a component with
+ * key handlers, which also register the handlers of what it showed; at most RENDER_WAIT_MS when
+ * a key changed nothing), so a key that opens the filter or a question sends the next ones
+ * there, and acts on what the one before selected, as if they had been typed one by one.
  */
 import { useInput, type Key } from 'ink';
 import { createContext, createElement, useContext, useLayoutEffect, useRef, type ReactNode } from 'react';
@@ -22,28 +23,43 @@ interface Registered {
   isActive: boolean;
 }
 
+/** How long a key that changed nothing (no render) holds up the next one. */
+const RENDER_WAIT_MS = 50;
+
 class KeyQueue {
   readonly handlers = new Set<{ current: Registered }>();
   private readonly queue: Array<[string, Key]> = [];
   private draining = false;
+  private onCommit: (() => void) | null = null;
 
   push(input: string, key: Key): void {
     this.queue.push(...splitKeys(input, key));
     if (!this.draining) {
       this.draining = true;
-      this.drain();
+      void this.drain();
     }
   }
 
-  private drain = (): void => {
-    const next = this.queue.shift();
-    if (!next) {
-      this.draining = false;
-      return;
+  /** A component with key handlers committed a render (its layout effects ran). */
+  committed(): void {
+    this.onCommit?.();
+  }
+
+  private async drain(): Promise<void> {
+    for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      // Who gets this key is decided once, before any handler runs: a handler's state change
+      // may re-render at once and activate another handler, which must wait for the next key.
+      const active = [...this.handlers].filter((entry) => entry.current.isActive).map((entry) => entry.current.handler);
+      const rendered = new Promise<void>((done) => {
+        this.onCommit = done;
+        setTimeout(done, RENDER_WAIT_MS);
+      });
+      for (const handler of active) handler(...next);
+      if (this.queue.length > 0) await rendered;
+      this.onCommit = null;
     }
-    for (const entry of [...this.handlers]) if (entry.current.isActive) entry.current.handler(...next);
-    setTimeout(this.drain, 0);
-  };
+    this.draining = false;
+  }
 }
 
 const KeysContext = createContext<KeyQueue | null>(null);
@@ -65,6 +81,8 @@ export function useKeys(handler: KeyHandler, { isActive = true }: { isActive?: b
       queue.handlers.delete(latest);
     };
   }, [queue]);
+  // After every render of this component: the key that caused it has taken effect.
+  useLayoutEffect(() => queue.committed());
 }
 
 /** The keys in one input: a run of plain characters is one key per character. */
