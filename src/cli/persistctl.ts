@@ -47,16 +47,13 @@ async function startTui(socketPath: string): Promise<number> {
     process.stderr.write(`persistctl: no terminal for the interactive view; use a subcommand (${VERBS.join(', ')}) or see persistctl --help\n`);
     return EXIT.usage;
   }
-  // A string variable, so that TypeScript does not resolve (or require) the module at build time.
-  const tuiModule = '../tui/index.js';
-  let runTui: (options: { socketPath: string }) => Promise<unknown>;
+  let runTui: (options: { socketPath: string }) => Promise<number>;
   try {
-    ({ runTui } = (await import(tuiModule)) as { runTui: typeof runTui });
+    ({ runTui } = await import('../tui/index.js'));
   } catch (err) {
     throw new Error(`the interactive view is not available in this build (${(err as Error).message}); use a subcommand, see persistctl --help`);
   }
-  const code = await runTui({ socketPath });
-  return typeof code === 'number' ? code : EXIT.ok;
+  return runTui({ socketPath });
 }
 
 /** One line (and a hint line) per error; the exit code says which kind. */
