@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseDuration, parseSize } from '../flush/units.js';
-import { ProfileError, ProfileErrors } from './errors.js';
-import { DEFAULTS, SPEC, type LowerLayer, type Profile, type UpperLayer } from './schema.js';
+import { KEY_NAMES, keyCode } from '../button/keys.js';
+import { didYouMean, ProfileError, ProfileErrors } from './errors.js';
+import { DEFAULTS, SPEC, type LowerLayer, type Profile, type ResetButton, type UpperLayer } from './schema.js';
 import { Checker, type Checked } from './validate.js';
 
 type Obj = { [key: string]: Checked };
@@ -84,9 +85,7 @@ function build(c: Obj, checker: Checker): Profile {
     },
     paths: { volatile, fsyncHonor },
     control: { socket: (control['socket'] as string | undefined) ?? DEFAULTS.socket, group: control['group'] as string | undefined },
-    reset: reset && typeof reset['key'] === 'string'
-      ? { key: reset['key'], holdMs: (reset['hold'] as number | undefined) ?? parseDuration(DEFAULTS.resetHold, 'reset.hold') }
-      : undefined,
+    reset: resetButton(reset, checker),
     metrics: { file: metrics['file'] as string | undefined },
     onFailure: (c['on-failure'] as 'volatile' | 'fail' | undefined) ?? DEFAULTS.onFailure,
   };
@@ -97,7 +96,7 @@ function upper(value: Checked | undefined, checker: Checker): UpperLayer {
   const u = value as Obj;
   const at = (key: string) => checker.positions.get(key) ?? checker.positions.get('layers.upper') ?? { line: 1, col: 1 };
   if (typeof u['path'] === 'string') {
-    for (const key of ['fstype', 'image', 'directory']) {
+    for (const key of ['fstype', 'image', 'directory', 'format']) {
       if (u[key] !== undefined) checker.report('CONFLICT', at(`layers.upper.${key}`), `layers.upper.${key}`, `'${key}' does not go with 'path' (a directory persistd uses as it is)`, 'drop it, or name the filesystem by label, uuid or device');
     }
     return { kind: 'path', path: u['path'] };
@@ -107,10 +106,41 @@ function upper(value: Checked | undefined, checker: Checker): UpperLayer {
   if ((fstype === 'vfat' || fstype === 'exfat') && image === undefined) {
     checker.report('BAD_VALUE', at('layers.upper.fstype'), 'layers.upper.fstype', `${fstype} cannot hold an upper (no xattrs, no whiteouts)`, 'add image: /persistence.img (an ext4 image file on that filesystem), or use ext4 or f2fs');
   }
-  const out: UpperLayer = { kind: 'device', fstype, directory: (u['directory'] as string | undefined) ?? DEFAULTS.upperDirectory };
+  const format = (u['format'] as 'never' | 'first-boot' | undefined) ?? DEFAULTS.upperFormat;
+  if (format === 'first-boot') {
+    const by = (['label', 'uuid'] as const).find((k) => u[k] !== undefined);
+    if (by !== undefined) {
+      checker.report('CONFLICT', at('layers.upper.format'), 'layers.upper.format', `first-boot formats a device that has no filesystem yet, and such a device has no ${by} to be found by`, 'name the partition by device (e.g. device: /dev/mmcblk0p3 or /dev/disk/by-partlabel/persist), or drop format');
+    } else if (image !== undefined) {
+      checker.report('CONFLICT', at('layers.upper.format'), 'layers.upper.format', "first-boot does not go with 'image' (a file on a filesystem that must already exist)", 'drop format, or drop image and give the upper a filesystem of its own');
+    }
+  }
+  const out: UpperLayer = { kind: 'device', fstype, directory: (u['directory'] as string | undefined) ?? DEFAULTS.upperDirectory, format };
   for (const key of ['label', 'uuid', 'device'] as const) if (typeof u[key] === 'string') out[key] = u[key];
   if (image !== undefined) out.image = image;
   return out;
+}
+
+function resetButton(reset: Obj | undefined, checker: Checker): ResetButton | undefined {
+  if (reset === undefined || typeof reset['key'] !== 'string') return undefined;
+  const key = reset['key'];
+  const code = keyCode(key);
+  if (code === undefined) {
+    const guess = didYouMean(key, KEY_NAMES);
+    checker.report('BAD_VALUE', checker.positions.get('reset.key') ?? { line: 1, col: 1 }, 'reset.key', guess ? `'${key}' is not a Linux input key, did you mean '${guess}'?` : `'${key}' is not a Linux input key`, 'a name from linux/input-event-codes.h, e.g. KEY_RESTART, KEY_POWER, KEY_PROG1 or BTN_0');
+  }
+  const holdMs = (reset['hold'] as number | undefined) ?? parseDuration(DEFAULTS.resetHold, 'reset.hold');
+  if (holdMs < DEFAULTS.resetMinHoldMs && reset['hold'] !== undefined) {
+    checker.report('BAD_VALUE', checker.positions.get('reset.hold') ?? { line: 1, col: 1 }, 'reset.hold', `${holdMs} ms is too short for a factory reset (a brush against the button would wipe the device)`, `at least ${DEFAULTS.resetMinHoldMs / 1000}s; the default is ${DEFAULTS.resetHold}`);
+  }
+  return {
+    key,
+    code: code ?? -1,
+    holdMs,
+    led: reset['led'] as string | undefined,
+    shortPress: (reset['short-press'] as 'nothing' | 'reboot' | undefined) ?? DEFAULTS.resetShortPress,
+    device: reset['device'] as string | undefined,
+  };
 }
 
 /** True if `prefix` is `path` or one of its ancestors. */

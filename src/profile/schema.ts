@@ -12,7 +12,35 @@ export type LowerLayer = { image: string } | { device: string } | { directory: s
 export type UpperLayer =
   | { kind: 'none' }
   | { kind: 'path'; path: string }
-  | { kind: 'device'; label?: string; uuid?: string; device?: string; fstype: string; image?: string; directory: string };
+  | {
+      kind: 'device';
+      label?: string;
+      uuid?: string;
+      device?: string;
+      fstype: string;
+      image?: string;
+      directory: string;
+      /**
+       * `first-boot`: the boot code may make the filesystem (mkfs.<fstype> on `device`) when blkid
+       * finds none on it; `never` (the default): a device without a filesystem is a failure
+       * (`on-failure`). A filesystem that exists is never formatted, whatever this says.
+       */
+      format: 'never' | 'first-boot';
+    };
+
+/** The factory-reset button (persist-button). */
+export interface ResetButton {
+  /** The Linux input key name (KEY_RESTART) and its code (408). */
+  key: string;
+  code: number;
+  holdMs: number;
+  /** A name under /sys/class/leds: blinks while the key is held, lit once the hold is long enough. */
+  led: string | undefined;
+  /** What a press shorter than `hold` does. */
+  shortPress: 'nothing' | 'reboot';
+  /** The evdev device; undefined: the one (of /dev/input/event*) whose key bitmap has the key. */
+  device: string | undefined;
+}
 
 export interface Profile {
   version: 1;
@@ -21,7 +49,7 @@ export interface Profile {
   flush: FlushPolicy;
   paths: { volatile: string[]; fsyncHonor: string[] };
   control: { socket: string; group: string | undefined };
-  reset: { key: string; holdMs: number } | undefined;
+  reset: ResetButton | undefined;
   metrics: { file: string | undefined };
   onFailure: 'volatile' | 'fail';
 }
@@ -35,6 +63,10 @@ export const DEFAULTS = {
   upperFstype: 'ext4',
   upperDirectory: 'upper',
   resetHold: '10s',
+  /** A factory reset must not come from brushing against the button. */
+  resetMinHoldMs: 1000,
+  resetShortPress: 'nothing' as const,
+  upperFormat: 'never' as const,
   /** A device that still boots (and says why it does not persist) beats one that does not boot. */
   onFailure: 'volatile' as const,
   flush: DEFAULT_POLICY,
@@ -81,6 +113,7 @@ export const SPEC: Spec & { type: 'map' } = {
               fstype: { type: 'enum', values: ['ext4', 'ext3', 'ext2', 'f2fs', 'btrfs', 'xfs', 'vfat', 'exfat'] },
               image: path,
               directory: { type: 'string', pattern: /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[^\0]+$/, valid: 'a relative directory inside the filesystem, e.g. upper' },
+              format: { type: 'enum', values: ['never', 'first-boot'] },
             },
           },
         },
@@ -90,7 +123,17 @@ export const SPEC: Spec & { type: 'map' } = {
     flush: { type: 'map', keys: { interval: { type: 'duration' }, 'max-dirty': { type: 'size' }, 'min-interval': { type: 'duration' }, 'rate-limit': { type: 'rate' } } },
     paths: { type: 'map', keys: { volatile: paths, 'fsync-honor': paths } },
     control: { type: 'map', keys: { socket: path, group: { type: 'string', pattern: /^[a-z_][a-z0-9_-]{0,31}$/, valid: 'a group name, e.g. persist' } } },
-    reset: { type: 'map', required: ['key'], keys: { key: { type: 'string', pattern: /^(KEY|BTN)_[A-Z0-9_]+$/, valid: 'a Linux input key name, e.g. KEY_RESTART or BTN_0' }, hold: { type: 'duration' } } },
+    reset: {
+      type: 'map',
+      required: ['key'],
+      keys: {
+        key: { type: 'string', pattern: /^(KEY|BTN)_[A-Z0-9_]+$/, valid: 'a Linux input key name, e.g. KEY_RESTART or BTN_0' },
+        hold: { type: 'duration' },
+        led: { type: 'string', pattern: /^[A-Za-z0-9_:.-]+$/, valid: 'an LED name under /sys/class/leds, e.g. green:status' },
+        'short-press': { type: 'enum', values: ['nothing', 'reboot'] },
+        device: path,
+      },
+    },
     metrics: { type: 'map', keys: { file: path } },
     'on-failure': { type: 'enum', values: ['volatile', 'fail'] },
   },

@@ -41,7 +41,7 @@ describe('persistd check', () => {
       assert.equal(lines.length, 1, out.stdout);
       assert.match(lines[0]!, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ok: 1 lower layer, `));
     }
-    assert.match(runPersistd(['check', join(findRepoRoot(), 'config/examples/sd-card-iot.yaml')]).stdout, /upper LABEL=PERSIST \(ext4\)/);
+    assert.match(runPersistd(['check', join(findRepoRoot(), 'config/examples/sd-card-iot.yaml')]).stdout, /upper \/dev\/mmcblk0p3 \(ext4\)/);
   });
 
   it('exits 2 with one file:line:col: key: message line per problem', () => {

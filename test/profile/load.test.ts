@@ -41,18 +41,18 @@ describe('profile: examples', () => {
   it('reads the SD-card example as written, units converted as the CLI flags do', () => {
     const p = loadProfile(join(examples, 'sd-card-iot.yaml'));
     assert.deepEqual(p.layers.lower, [{ device: '/dev/mmcblk0p2' }]);
-    assert.deepEqual(p.layers.upper, { kind: 'device', label: 'PERSIST', fstype: 'ext4', directory: 'upper' });
+    assert.deepEqual(p.layers.upper, { kind: 'device', device: '/dev/mmcblk0p3', fstype: 'ext4', directory: 'upper', format: 'first-boot' });
     assert.deepEqual(p.flush, { intervalMs: 300_000, maxDirtyBytes: 16 * 1024 * 1024, minIntervalMs: 30_000, rateBytesPerSec: 4 * 1024 * 1024 });
     assert.deepEqual(p.paths.fsyncHonor, ['/var/lib/provisioning']);
     assert.deepEqual(p.control, { socket: '/run/persist/control.sock', group: 'persist' });
-    assert.deepEqual(p.reset, { key: 'KEY_RESTART', holdMs: 10_000 });
+    assert.deepEqual(p.reset, { key: 'KEY_RESTART', code: 408, holdMs: 10_000, led: 'green:status', shortPress: 'reboot', device: undefined });
     assert.equal(p.metrics.file, '/run/persist/metrics.prom');
   });
 
   it('reads the live USB as volatile and the FAT stick as an image file on a UUID', () => {
     assert.deepEqual(loadProfile(join(examples, 'live-usb.yaml')).layers.upper, { kind: 'none' });
     const fat = loadProfile(join(examples, 'fat-stick-image.yaml'));
-    assert.deepEqual(fat.layers.upper, { kind: 'device', uuid: '1A2B-3C4D', fstype: 'vfat', image: '/persistence.img', directory: 'upper' });
+    assert.deepEqual(fat.layers.upper, { kind: 'device', uuid: '1A2B-3C4D', fstype: 'vfat', image: '/persistence.img', directory: 'upper', format: 'never' });
     assert.equal(fat.onFailure, 'fail');
   });
 
@@ -93,7 +93,7 @@ describe('profile: errors', () => {
   });
 
   it('takes a label YAML reads as a number as written; "did you mean" for upper: none', () => {
-    assert.deepEqual(parseProfile(`${head}  upper:\n    label: 2024\n`, 'p.yaml').layers.upper, { kind: 'device', label: '2024', fstype: 'ext4', directory: 'upper' });
+    assert.deepEqual(parseProfile(`${head}  upper:\n    label: 2024\n`, 'p.yaml').layers.upper, { kind: 'device', label: '2024', fstype: 'ext4', directory: 'upper', format: 'never' });
     const e = only(`${head}  upper: nnoe\n`);
     assert.equal(at(e), 'BAD_VALUE 5:10 layers.upper');
     assert.match(e.message, /did you mean 'none'/);
@@ -154,5 +154,60 @@ describe('profile: errors', () => {
     }
     writeFileSync(join(dir, 'ok.yaml'), head);
     assert.deepEqual(loadProfile(join(dir, 'ok.yaml')).layers.lower, [{ directory: '/ro' }]);
+  });
+});
+
+describe('profile: upper format and the reset button', () => {
+  const head = 'version: 1\nlayers:\n  lower:\n    - directory: /ro\n';
+  const reset = (lines: string) => parseProfile(`${head}reset:\n  key: KEY_RESTART\n${lines}`, 'p.yaml').reset;
+
+  it('format defaults to never; first-boot on a device', () => {
+    assert.deepEqual(parseProfile(`${head}  upper:\n    device: /dev/sda3\n`, 'p.yaml').layers.upper, { kind: 'device', device: '/dev/sda3', fstype: 'ext4', directory: 'upper', format: 'never' });
+    assert.deepEqual(parseProfile(`${head}  upper:\n    device: /dev/sda3\n    fstype: f2fs\n    format: first-boot\n`, 'p.yaml').layers.upper, { kind: 'device', device: '/dev/sda3', fstype: 'f2fs', directory: 'upper', format: 'first-boot' });
+    assert.equal((parseProfile(`${head}  upper:\n    label: P\n    format: never\n`, 'p.yaml').layers.upper as { format: string }).format, 'never');
+  });
+
+  it('format: a bad value (did you mean), with path, with label or uuid, with image', () => {
+    const e = only(`${head}  upper:\n    device: /dev/sda3\n    format: first_boot\n`);
+    assert.equal(at(e), 'BAD_VALUE 7:13 layers.upper.format');
+    assert.match(e.message, /did you mean 'first-boot'/);
+    assert.equal(e.valid, 'one of never, first-boot');
+    assert.equal(at(only(`${head}  upper:\n    path: /flash\n    format: never\n`)), 'CONFLICT 7:13 layers.upper.format');
+    const byLabel = only(`${head}  upper:\n    label: PERSIST\n    format: first-boot\n`);
+    assert.equal(at(byLabel), 'CONFLICT 7:13 layers.upper.format');
+    assert.match(byLabel.message, /no label to be found by/);
+    assert.match(byLabel.valid!, /device: /);
+    assert.match(only(`${head}  upper:\n    uuid: 1A2B-3C4D\n    format: first-boot\n`).message, /no uuid/);
+    assert.match(only(`${head}  upper:\n    device: /dev/sda1\n    fstype: ext4\n    image: /p.img\n    format: first-boot\n`).message, /image/);
+    assert.equal(at(only(`${head}  upper: { format: first-boot }\n`)), 'MISSING_KEY 5:10 layers.upper');
+  });
+
+  it('reset: defaults for hold, led, short-press, device', () => {
+    assert.deepEqual(reset(''), { key: 'KEY_RESTART', code: 408, holdMs: 10_000, led: undefined, shortPress: 'nothing', device: undefined });
+    assert.deepEqual(reset('  hold: 3s\n  led: "mmc0::"\n  short-press: reboot\n  device: /dev/input/event2\n'), { key: 'KEY_RESTART', code: 408, holdMs: 3000, led: 'mmc0::', shortPress: 'reboot', device: '/dev/input/event2' });
+    assert.equal(parseProfile(`${head}reset: { key: BTN_0, led: led0 }\n`, 'p.yaml').reset?.code, 256);
+    assert.equal(parseProfile(`${head}reset: { key: KEY_F12 }\n`, 'p.yaml').reset?.code, 88);
+  });
+
+  it('reset: errors for each key, at the value', () => {
+    const key = only(`${head}reset:\n  key: KEY_RESTRAT\n`);
+    assert.equal(at(key), 'BAD_VALUE 6:8 reset.key');
+    assert.match(key.message, /not a Linux input key, did you mean 'KEY_RESTART'\?/);
+    assert.equal(at(only(`${head}reset:\n  key: restart\n`)), 'BAD_VALUE 6:8 reset.key');
+    const hold = only(`${head}reset:\n  key: KEY_RESTART\n  hold: 200ms\n`);
+    assert.equal(at(hold), 'BAD_VALUE 7:9 reset.hold');
+    assert.match(hold.valid!, /at least 1s/);
+    const led = only(`${head}reset:\n  key: KEY_RESTART\n  led: green status\n`);
+    assert.equal(at(led), 'BAD_VALUE 7:8 reset.led');
+    assert.match(led.valid!, /\/sys\/class\/leds/);
+    const short = only(`${head}reset:\n  key: KEY_RESTART\n  short-press: reboto\n`);
+    assert.equal(at(short), 'BAD_VALUE 7:16 reset.short-press');
+    assert.match(short.message, /did you mean 'reboot'/);
+    assert.equal(at(only(`${head}reset:\n  key: KEY_RESTART\n  device: input/event0\n`)), 'BAD_VALUE 7:11 reset.device');
+    const unknown = only(`${head}reset:\n  key: KEY_RESTART\n  shortpress: reboot\n`);
+    assert.equal(at(unknown), 'UNKNOWN_KEY 7:3 reset.shortpress');
+    assert.match(unknown.message, /did you mean 'short-press'/);
+    assert.match(unknown.valid!, /key, hold, led, short-press, device/);
+    assert.equal(at(only(`${head}reset:\n  hold: 10s\n`)), 'MISSING_KEY 6:3 reset.key');
   });
 });
