@@ -11,10 +11,13 @@ import { serve, type Serving } from '../daemon/serve.js';
 import { loadProfile, ProfileErrors, type Profile } from '../profile/index.js';
 import { DEFAULT_SOCKET } from '../control/protocol.js';
 import { startControlServer } from '../control/server.js';
+import { BootFailed, planBoot } from '../boot/plan.js';
+import { readFileSync } from 'node:fs';
 
 const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage DIR] [options] MOUNTPOINT
        persistd mount --profile FILE [options] MOUNTPOINT
        persistd check FILE
+       persistd boot --lower DIR [--profile FILE] [--layers DIR] [--prefix DIR] MOUNTPOINT
 
 Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) and a writable
 layer, with the semantics and on-disk format of the kernel's overlayfs. Runs in the foreground;
@@ -59,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : EXIT_USAGE;
   }
   if (command === 'check') return checkCommand(rest);
+  if (command === 'boot') return bootCommand(rest);
   if (command !== 'mount') throw new UserError(`unknown command '${command}'`, 'see persistd --help');
   return mountCommand(rest);
 }
@@ -133,7 +137,12 @@ async function mountCommand(args: string[]): Promise<number> {
   }
 
   const control = await startControl(values.socket, values['no-socket'] === true, profile, serving);
+  return serveUntilStopped(serving, control);
+}
 
+/** Serves until SIGTERM, SIGINT or an unmount, then flushes and stops; SIGUSR1 flushes now. */
+async function serveUntilStopped(serving: Serving, control: { close(): Promise<void> } | null): Promise<number> {
+  const { mounted } = serving;
   keepServingThroughBugs();
   injectBug(process.env['PERSIST_INJECT_BUG']);
   process.on('SIGUSR1', () => {
@@ -149,6 +158,69 @@ async function mountCommand(args: string[]): Promise<number> {
   await control?.close();
   await serving.stop();
   return 0;
+}
+
+/**
+ * `persistd boot`: the appliance's start, run by the initramfs (initramfs/) chroot'ed into its
+ * private tree, after the boot script mounted the squashfs root at --lower. Decides what this
+ * boot serves (src/boot/plan.ts: the profile, the kernel command line, the flash; it always
+ * boots), then serves MOUNTPOINT, which the boot script moves onto the real root.
+ */
+async function bootCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        profile: { type: 'string', default: '/etc/persist/profile.yaml' },
+        cmdline: { type: 'string', default: '/proc/cmdline' },
+        lower: { type: 'string' },
+        layers: { type: 'string', default: '/layers' },
+        prefix: { type: 'string', default: '' },
+        'reachable-at': { type: 'string', default: '/proc/1/root' },
+      },
+    });
+  } catch (err) {
+    throw new UserError((err as Error).message, 'see persistd --help');
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1 || !values.lower) throw new UserError('usage: persistd boot --lower DIR[:DIR...] [--profile FILE] [--layers DIR] [--prefix DIR] MOUNTPOINT', 'see persistd --help');
+  const say = (line: string) => console.log(line); // the boot script sends it to the console
+  let plan;
+  try {
+    plan = await planBoot({
+      profilePath: values.profile,
+      cmdline: readFileSync(values.cmdline, 'utf8'),
+      lowers: values.lower.split(':').filter(Boolean),
+      layersDir: values.layers,
+      log: say,
+    });
+  } catch (err) {
+    if (err instanceof BootFailed) throw new UserError(err.message, 'the profile asks to fail the boot rather than run volatile (on-failure: fail)');
+    throw err;
+  }
+  // Paths in the profile are the system's; persistd runs chroot'ed at --prefix.
+  const prefix = values.prefix.replace(/\/+$/, '');
+  const inChroot = (path: string) => (prefix && path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path);
+  const { profile } = plan;
+  process.umask(0);
+  const serving = await serve({
+    layout: plan.layout,
+    mountpoint: positionals[0]!,
+    policy: profile.flush,
+    fsyncHonor: profile.paths.fsyncHonor,
+    volatile: profile.paths.volatile,
+    metricsFile: profile.metrics.file === undefined ? undefined : inChroot(profile.metrics.file),
+    log,
+    servedAs: '/',
+    reachableAt: values['reachable-at'],
+    bootFallback: plan.fallback,
+  });
+  say(`persist: serving / in ${plan.mode} mode (lower ${plan.layout.lowers.join(':')}${plan.layout.upper ? `, upper ${plan.layout.upper}` : ''}, stage ${plan.layout.stage})`);
+  const socketProfile = { ...profile, control: { ...profile.control, socket: inChroot(profile.control.socket) } };
+  const control = await startControl(undefined, false, socketProfile, serving);
+  return serveUntilStopped(serving, control);
 }
 
 /**

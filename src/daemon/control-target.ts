@@ -48,6 +48,8 @@ export interface ControlTargetOptions {
   log: (line: string) => void;
   /** Drops the kernel's caches of paths changed behind its back (MountedUnion.invalidate). */
   invalidate: (unionPaths: readonly string[]) => Promise<void>;
+  /** Why this boot does not persist as its profile asks (src/boot/plan.ts), or null. */
+  bootFallback?: string | null;
 }
 
 /** Direct mode keeps no record of changes (they are on the upper at once): it only passes them on. */
@@ -102,6 +104,7 @@ class PersistControl implements ControlTarget {
     const stats = stage?.status() ?? null;
     const flashDir = this.flashDir();
     const warnings: string[] = [];
+    if (this.o.bootFallback) warnings.push(`boot fallback: ${this.o.bootFallback}`);
     if (layout.mode === 'volatile') warnings.push('volatile mode: nothing persists; every change is gone at the next start');
     if (stats?.lastFlush && !stats.lastFlush.success) {
       warnings.push(`the last flush failed (${stats.lastFlush.error ?? 'unknown error'}): the changes stay in RAM and are retried`);

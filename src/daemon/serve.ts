@@ -29,6 +29,15 @@ export interface ServeRequest {
   volatile: string[];
   metricsFile?: string;
   log: (line: string) => void;
+  /** What the operator calls the mount (boot: "/", while persistd sees its own chroot's path). */
+  servedAs?: string;
+  /**
+   * Where the mount stays reachable by path after the boot moved it out of persistd's view
+   * (boot: /proc/1/root, init's root), for telling the kernel about changes (MountedUnion.invalidate).
+   */
+  reachableAt?: string;
+  /** The boot's fallback (why it does not persist as its profile asks), shown by persistctl status. */
+  bootFallback?: string | null;
 }
 
 export interface Serving {
@@ -85,17 +94,29 @@ export async function serve(request: ServeRequest): Promise<Serving> {
     union = stage.union;
   }
 
-  const mounted = await mountUnion(request.mountpoint, union, {
-    admitWrite: stage?.admitWrite,
-    fsync: (path) => (stage ? stage.fsync(path) : 'sync'),
-  });
+  const mounted = await mountUnion(
+    request.mountpoint,
+    union,
+    { admitWrite: stage?.admitWrite, fsync: (path) => (stage ? stage.fsync(path) : 'sync') },
+    request.reachableAt,
+  );
   stage?.start();
 
   return {
     layout,
     mounted,
     stage,
-    control: createControlTarget({ layout, mountpoint: mounted.mountpoint, union, stage, directChanges, policy: request.policy, log, invalidate: mounted.invalidate }),
+    control: createControlTarget({
+      layout,
+      mountpoint: request.servedAs ?? mounted.mountpoint,
+      union,
+      stage,
+      directChanges,
+      policy: request.policy,
+      log,
+      invalidate: mounted.invalidate,
+      bootFallback: request.bootFallback ?? null,
+    }),
     flush: () => stage?.commit() ?? Promise.resolve(),
     status: () => stage?.status() ?? null,
     stop: async () => {

@@ -30,7 +30,11 @@ export interface MountedUnion {
   invalidate(unionPaths: readonly string[]): Promise<void>;
 }
 
-export async function mountUnion(mountpoint: string, overlay: Overlay, options: MountOptions = {}): Promise<MountedUnion> {
+/**
+ * `reachableAt`: where the mount can be found by path once someone else moved it (the boot moves
+ * it onto the real root, out of persistd's chroot); by default its mountpoint.
+ */
+export async function mountUnion(mountpoint: string, overlay: Overlay, options: MountOptions = {}, reachableAt?: string): Promise<MountedUnion> {
   const target = resolve(mountpoint);
   checkFuseDevice();
   checkMountpoint(target);
@@ -57,7 +61,8 @@ export async function mountUnion(mountpoint: string, overlay: Overlay, options: 
     },
     invalidate: async (unionPaths) => {
       if (over || unionPaths.length === 0) return;
-      await native.invalidate(target, unionPaths).catch((err: unknown) => {
+      // A trailing slash follows a symbolic link such as /proc/1/root to the mount itself.
+      await native.invalidate(reachableAt ? `${reachableAt}/` : target, unionPaths).catch((err: unknown) => {
         if (errnoCode(err) !== 'ENOTCONN') throw err;
       });
     },
