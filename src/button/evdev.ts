@@ -7,7 +7,11 @@
  * The timeval is two longs of the reader's ABI: 24 bytes a record on 64-bit userspace (x64,
  * arm64, ...), 16 on 32-bit (ia32, arm), in the CPU's byte order. A read can end in the middle of a
  * record (a FIFO, a short read): the tail waits for the next chunk.
+ *
+ * Open with openDevice (non-blocking reads, polled: see there), decode with readKeyEvents.
  */
+import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { arch, endianness } from 'node:os';
 
 export const EV_SYN = 0;
@@ -114,4 +118,56 @@ export async function* readKeyEvents(chunks: AsyncIterable<Uint8Array>, layout: 
     if (dropping || event.type !== EV_KEY) continue;
     yield { kind: 'key', code: event.code, value: event.value, sec: event.sec, usec: event.usec };
   }
+}
+
+export interface DeviceReader {
+  chunks: AsyncIterable<Buffer>;
+  close(): void;
+}
+
+/**
+ * Opens an evdev device (or a FIFO carrying the same records) for non-blocking reads, polled
+ * every `pollMs`. A blocking read would park a libuv thread in the kernel until the next key, and
+ * Node's exit waits for that thread: a button that should exit (SIGTERM, a dry run's end) would
+ * hang until someone pressed a key. Polling costs a failed read() (EAGAIN) 20 times a second.
+ *
+ * A FIFO read without a writer is end-of-file, so a FIFO is first opened blocking, which waits
+ * for its writer. Open errors (EACCES, ENOENT) are thrown as they are.
+ */
+export async function openDevice(path: string, pollMs = 50, chunkBytes = 24 * 64): Promise<DeviceReader> {
+  let fd: number;
+  if (statSync(path).isFIFO()) {
+    const waiting = await open(path, 'r');
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    } finally {
+      await waiting.close();
+    }
+  } else fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    closeSync(fd);
+  };
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const buf = Buffer.alloc(chunkBytes);
+    try {
+      while (!closed) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, buf.length, null);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          await new Promise((done) => setTimeout(done, pollMs));
+          continue;
+        }
+        if (n === 0) return;
+        yield Buffer.from(buf.subarray(0, n));
+      }
+    } finally {
+      close();
+    }
+  }
+  return { chunks: chunks(), close };
 }
