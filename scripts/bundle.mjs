@@ -2,7 +2,8 @@
 // the two native addons as files beside them, so an initramfs or a squashfs root needs node, these
 // files and libfuse.so.2, and no node_modules. Run after the build (npm run bundle).
 //
-//   build/bundle/persistd.cjs  persistctl.mjs  persist_native.node  prebuilds/linux-x64/node.napi.node
+//   build/bundle/persistd.cjs  persistctl.mjs  persist-button.cjs  persist_native.node
+//                prebuilds/linux-x64/node.napi.node
 //
 // Two of our modules find files relative to themselves with import.meta.url, which a CJS bundle
 // does not have: they are rewritten here to look beside the bundle (__dirname), and the build
@@ -56,6 +57,19 @@ mkdirSync(join(out, 'prebuilds', 'linux-x64'), { recursive: true });
 await build({
   entryPoints: [join(root, 'dist', 'src', 'cli', 'persistd.js')],
   outfile: join(out, 'persistd.cjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  plugins: [rewrite],
+  define: { 'import.meta.url': '__bundle_url' },
+  banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+});
+// persist-button (the factory-reset button script): CommonJS like persistd.
+await build({
+  entryPoints: [join(root, 'dist', 'src', 'cli', 'persist-button.js')],
+  outfile: join(out, 'persist-button.cjs'),
   bundle: true,
   platform: 'node',
   target: 'node20',
