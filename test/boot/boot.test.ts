@@ -8,6 +8,7 @@
 //   4. the factory state: the initramfs wiped the flash
 //   5. a malformed profile: a volatile boot, and persistctl status says why
 //   6. persist=off: the plain read-only squashfs
+//   7. no flash disk at all: a volatile boot that says why
 // Run with `npm run test:boot` (root; .ci/run installs scripts/boot-packages.txt).
 
 import assert from 'node:assert/strict';
@@ -31,14 +32,14 @@ describe('the appliance boots in QEMU', () => {
   const uptimes: Record<string, number> = {};
 
   /** Boots once with `args` (after a power cut of the previous VM, should a failed test have left it running). */
-  async function boot(scenario: string, args = ''): Promise<Vm> {
+  async function boot(scenario: string, args = '', options: { flash?: boolean } = {}): Promise<Vm> {
     await current?.powerCut();
     boots++;
     current = new Vm(cleanup, {
       kernel: join(appliance, 'vmlinuz'),
       initrd: join(appliance, 'initrd.img'),
       append: `console=ttyS0 root=/dev/vda rootfstype=squashfs ro panic=-1 appliance.run=${scenario} ${args}`,
-      disks: [{ file: join(appliance, 'root.sqsh'), readonly: true }, { file: join(appliance, 'flash.img') }],
+      disks: [{ file: join(appliance, 'root.sqsh'), readonly: true }, ...(options.flash === false ? [] : [{ file: join(appliance, 'flash.img') }])],
       dir,
       name: `boot${boots}-${scenario}`,
     });
@@ -66,7 +67,7 @@ describe('the appliance boots in QEMU', () => {
   });
   after(() => cleanup.runAll());
 
-  it('boot 1: the first boot formats the flash, / is persistd\'s, a commit reaches the flash', async () => {
+  it('boot 1: the first boot formats the flash, / is persistd\'s, a commit reaches the flash', async (t) => {
     const vm = await boot('boot1');
     await vm.waitFor(/persist: created ext4 on \/dev\/vdb \(first boot\)/, 'the first-boot format');
     await upAt(vm, 'persist');
@@ -74,6 +75,8 @@ describe('the appliance boots in QEMU', () => {
     await vm.waitFor(/BOOT1: committed/, 'the commit');
     await vm.waitFor(/BOOT1: on the flash/, 'the file on the flash');
     await vm.waitFor(/BOOT1: staged/, 'staged mode');
+    const [, seconds] = await vm.waitFor(/reboot: flushed persist's pending changes in ([\d.]+) s/, 'the flush at reboot');
+    t.diagnostic(`the flush at reboot took ${seconds} s`);
     await vm.stopped();
   });
 
@@ -119,5 +122,13 @@ describe('the appliance boots in QEMU', () => {
     await vm.waitFor(/BOOT6: read-only/, 'a read-only root');
     await vm.stopped();
     t.diagnostic(`guest uptime at the appliance's init: ${uptimes['persist']} s with persist (first boot, with mkfs), ${uptimes['off']} s with persist=off`);
+  });
+
+  it('boot 7: with the flash disk missing, a volatile boot that says why', async () => {
+    const vm = await boot('boot5', '', { flash: false });
+    await vm.waitFor(/persist: booting volatile \(nothing persists this boot\): the flash is not usable: no device \/dev\/vdb after 10 s/, 'the console line');
+    await vm.waitFor(/BOOT5: mode volatile/, 'volatile mode');
+    await vm.waitFor(/BOOT5: .*boot fallback: the flash is not usable/, 'the status warning');
+    await vm.stopped();
   });
 });
