@@ -53,32 +53,21 @@ const noDevtools = {
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'prebuilds', 'linux-x64'), { recursive: true });
-// persistd: CommonJS, the format the rewrites above are for.
-await build({
-  entryPoints: [join(root, 'dist', 'src', 'cli', 'persistd.js')],
-  outfile: join(out, 'persistd.cjs'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  plugins: [rewrite],
-  define: { 'import.meta.url': '__bundle_url' },
-  banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
-});
-// persist-button (the factory-reset button script): CommonJS like persistd.
-await build({
-  entryPoints: [join(root, 'dist', 'src', 'cli', 'persist-button.js')],
-  outfile: join(out, 'persist-button.cjs'),
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  plugins: [rewrite],
-  define: { 'import.meta.url': '__bundle_url' },
-  banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
-});
+// persistd and persist-button: CommonJS, the format the rewrites above are for.
+for (const name of ['persistd', 'persist-button']) {
+  await build({
+    entryPoints: [join(root, 'dist', 'src', 'cli', `${name}.js`)],
+    outfile: join(out, `${name}.cjs`),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    plugins: [rewrite],
+    define: { 'import.meta.url': '__bundle_url' },
+    banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
+}
 // persistctl: ESM, since Ink and yoga-layout use top-level await; its CommonJS dependencies
 // (React) get a real require. React's devtools are only for development builds.
 await build({
