@@ -49,6 +49,7 @@ if [ -f "$out/bundle/persist-button.cjs" ]; then
   chmod 755 "$root/usr/bin/persist-button"
 fi
 cp "$profiles/profile.yaml" "$root/etc/persist/profile.yaml"
+printf 'export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nalias poweroff=/sbin/poweroff reboot=/sbin/reboot\n' > "$root/etc/profile"
 echo "factory" > "$root/etc/motd"
 echo "appliance" > "$root/etc/hostname"
 [ -z "${APPLIANCE_SCENARIOS:-}" ] || cp -p "$APPLIANCE_SCENARIOS"/* "$root/usr/lib/appliance/"

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LayoutRequest } from '../overlay/validate.js';
 import { loadProfile, parseProfile, ProfileErrors, type Profile } from '../profile/index.js';
-import { runOk } from './commands.js';
+import { run, runOk } from './commands.js';
 import { parseCmdline } from './cmdline.js';
 import { prepareFlash } from './flash.js';
 import { finishPendingReset } from './wipe.js';
@@ -19,6 +19,11 @@ export interface BootRequest {
   cmdline: string;
   /** The read-only root the boot script mounted (the squashfs), topmost first. */
   lowers: string[];
+  /**
+   * Or the boot medium the kernel's root= named (a FAT or ext4 stick), holding the squashfs as
+   * a file: the profile's lower layers (`image:` on it, or `device:`) are mounted from here.
+   */
+  medium?: string;
   /** Where the flash, an image on it and the stage are mounted. */
   layersDir: string;
   log: (line: string) => void;
@@ -39,9 +44,18 @@ export interface BootPlan {
 /** A profile with every default: what a boot runs on when its own profile is unusable. */
 const FALLBACK_PROFILE = 'version: 1\nlayers:\n  lower:\n    - directory: /\n  upper: none\n';
 
-export class BootFailed extends Error {}
+/** This boot cannot go on (persistd exits, the boot script drops to a shell with the reason). */
+export class BootFailed extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
+}
 
-export async function planBoot(request: BootRequest): Promise<BootPlan> {
+export async function planBoot(bootRequest: BootRequest): Promise<BootPlan> {
+  let request = bootRequest;
   const { log } = request;
   const args = parseCmdline(request.cmdline);
   const notes: string[] = args.unknown.map((word) => `unknown kernel argument ${word} (known: persist=off, persist.mode=volatile, persist.profile=PATH)`);
@@ -56,6 +70,10 @@ export async function planBoot(request: BootRequest): Promise<BootPlan> {
     fallback = why;
   }
 
+  if (request.medium) {
+    if (fallback) throw new BootFailed(`cannot find the root squashfs on the boot medium: ${fallback}`, 'fix the profile baked into the initramfs (persistd check), or boot with persist=off');
+    request = { ...request, lowers: await mountLowers(profile, request.medium, request.layersDir) };
+  }
   const stage = join(request.layersDir, 'stage');
   await mountStage(stage, profile.stage.sizeBytes);
   const plan = (mode: BootMode, layout: Omit<LayoutRequest, 'stage'>, why: string | null): BootPlan => {
@@ -73,7 +91,7 @@ export async function planBoot(request: BootRequest): Promise<BootPlan> {
   const flash = await prepareFlash(upper, { mountDir: join(request.layersDir, 'flash'), imageDir: join(request.layersDir, 'image') });
   notes.push(...flash.notes);
   if (flash.kind === 'failed') {
-    if (profile.onFailure === 'fail') throw new BootFailed(`the flash is not usable: ${flash.reason} (on-failure: fail)`);
+    if (profile.onFailure === 'fail') throw new BootFailed(`the flash is not usable: ${flash.reason}`, 'the profile says on-failure: fail; fix the flash, or set on-failure: volatile to boot without it');
     return plan('volatile', { lowers: request.lowers }, `the flash is not usable: ${flash.reason}`);
   }
   const upperDir = join(flash.flashDir, upper.directory);
@@ -85,6 +103,24 @@ export async function planBoot(request: BootRequest): Promise<BootPlan> {
   const reset = await finishPendingReset(flash.flashDir, log);
   if (reset) notes.push(reset.replace(/^persist: /, ''));
   return plan('staged', { lowers: request.lowers, upper: upperDir }, null);
+}
+
+/** The profile's read-only layers from the boot medium: image files on it, or devices. */
+async function mountLowers(profile: Profile, medium: string, layersDir: string): Promise<string[]> {
+  const lowers: string[] = [];
+  for (const [i, layer] of profile.layers.lower.entries()) {
+    const dir = join(layersDir, `lower-${i}`);
+    mkdirSync(dir, { recursive: true });
+    if ('directory' in layer) {
+      lowers.push(join(medium, layer.directory));
+      continue;
+    }
+    const source = 'image' in layer ? join(medium, layer.image) : layer.device;
+    const mounted = await run('mount', ['-t', 'squashfs', '-o', 'image' in layer ? 'loop,ro' : 'ro', source, dir]);
+    if (mounted.exitCode !== 0) throw new BootFailed(`the root squashfs ${source} does not mount: ${(mounted.stderr || mounted.stdout).trim()}`, 'check the boot medium and layers.lower in the profile');
+    lowers.push(dir);
+  }
+  return lowers;
 }
 
 async function mountStage(dir: string, sizeBytes: number): Promise<void> {

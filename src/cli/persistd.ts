@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage DIR] [options] MOUNTPOINT
        persistd mount --profile FILE [options] MOUNTPOINT
        persistd check FILE
-       persistd boot --lower DIR [--profile FILE] [--layers DIR] [--prefix DIR] MOUNTPOINT
+       persistd boot (--lower DIR | --medium DIR) [--profile FILE] [--layers DIR] [--prefix DIR] MOUNTPOINT
 
 Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) and a writable
 layer, with the semantics and on-disk format of the kernel's overlayfs. Runs in the foreground;
@@ -176,6 +176,7 @@ async function bootCommand(args: string[]): Promise<number> {
         profile: { type: 'string', default: '/etc/persist/profile.yaml' },
         cmdline: { type: 'string', default: '/proc/cmdline' },
         lower: { type: 'string' },
+        medium: { type: 'string' },
         layers: { type: 'string', default: '/layers' },
         prefix: { type: 'string', default: '' },
         'reachable-at': { type: 'string', default: '/proc/1/root' },
@@ -185,19 +186,22 @@ async function bootCommand(args: string[]): Promise<number> {
     throw new UserError((err as Error).message, 'see persistd --help');
   }
   const { values, positionals } = parsed;
-  if (positionals.length !== 1 || !values.lower) throw new UserError('usage: persistd boot --lower DIR[:DIR...] [--profile FILE] [--layers DIR] [--prefix DIR] MOUNTPOINT', 'see persistd --help');
+  if (positionals.length !== 1 || !(values.lower || values.medium)) {
+    throw new UserError('usage: persistd boot (--lower DIR[:DIR...] | --medium DIR) [--profile FILE] [--layers DIR] [--prefix DIR] MOUNTPOINT', 'see persistd --help');
+  }
   const say = (line: string) => console.log(line); // the boot script sends it to the console
   let plan;
   try {
     plan = await planBoot({
       profilePath: values.profile,
       cmdline: readFileSync(values.cmdline, 'utf8'),
-      lowers: values.lower.split(':').filter(Boolean),
+      lowers: (values.lower ?? '').split(':').filter(Boolean),
+      ...(values.medium ? { medium: values.medium } : {}),
       layersDir: values.layers,
       log: say,
     });
   } catch (err) {
-    if (err instanceof BootFailed) throw new UserError(err.message, 'the profile asks to fail the boot rather than run volatile (on-failure: fail)');
+    if (err instanceof BootFailed) throw new UserError(err.message, err.hint);
     throw err;
   }
   // Paths in the profile are the system's; persistd runs chroot'ed at --prefix.

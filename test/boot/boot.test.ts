@@ -1,14 +1,15 @@
 // The appliance boots for real: Debian's kernel and an initramfs-tools image with persist's hook,
 // in QEMU (TCG), from a squashfs root and a blank flash disk (scripts/appliance/build.sh). Each
 // boot runs one scenario (test/boot/scenarios, appliance.run=NAME) and prints what it sees:
-//   1. the first boot formats the flash; / is persistd's; commit; reboot
-//   2. boot 1's files are back; write more; a power cut before the flush interval
+//   1. the first boot formats the flash; / is persistd's; commit; write one more; reboot (flushes)
+//   2. boot 1's files are back, the last one too; write more; a power cut before the flush interval
 //   3. the committed files are intact, the pending ones did not reach the flash; the reset key
 //      is held through QEMU (QMP input-send-event) and persist-button resets and reboots
 //   4. the factory state: the initramfs wiped the flash
 //   5. a malformed profile: a volatile boot, and persistctl status says why
 //   6. persist=off: the plain read-only squashfs
 //   7. no flash disk at all: a volatile boot that says why
+//   8. root= names a boot medium (ext4) holding the squashfs as a file: served from there
 // Run with `npm run test:boot` (root; .ci/run installs scripts/boot-packages.txt).
 
 import assert from 'node:assert/strict';
@@ -32,14 +33,14 @@ describe('the appliance boots in QEMU', () => {
   const uptimes: Record<string, number> = {};
 
   /** Boots once with `args` (after a power cut of the previous VM, should a failed test have left it running). */
-  async function boot(scenario: string, args = '', options: { flash?: boolean } = {}): Promise<Vm> {
+  async function boot(scenario: string, args = '', options: { flash?: boolean; root?: string; rootArgs?: string } = {}): Promise<Vm> {
     await current?.powerCut();
     boots++;
     current = new Vm(cleanup, {
       kernel: join(appliance, 'vmlinuz'),
       initrd: join(appliance, 'initrd.img'),
-      append: `console=ttyS0 root=/dev/vda rootfstype=squashfs ro panic=-1 appliance.run=${scenario} ${args}`,
-      disks: [{ file: join(appliance, 'root.sqsh'), readonly: true }, ...(options.flash === false ? [] : [{ file: join(appliance, 'flash.img') }])],
+      append: `console=ttyS0 ${options.rootArgs ?? 'root=/dev/vda rootfstype=squashfs ro'} panic=-1 appliance.run=${scenario} ${args}`,
+      disks: [{ file: options.root ?? join(appliance, 'root.sqsh'), readonly: true }, ...(options.flash === false ? [] : [{ file: join(appliance, 'flash.img') }])],
       dir,
       name: `boot${boots}-${scenario}`,
     });
@@ -58,6 +59,7 @@ describe('the appliance boots in QEMU', () => {
     mkdirSync(profiles);
     copyFileSync(join(repo, 'config', 'appliance', 'profile.yaml'), join(profiles, 'profile.yaml'));
     copyFileSync(join(repo, 'test', 'boot', 'broken-profile.yaml'), join(profiles, 'broken.yaml'));
+    copyFileSync(join(repo, 'test', 'boot', 'medium-profile.yaml'), join(profiles, 'medium.yaml'));
     execFileSync('sh', [join(repo, 'scripts', 'appliance', 'build.sh')], {
       env: { ...process.env, APPLIANCE_DIR: appliance, APPLIANCE_PROFILES: profiles, APPLIANCE_SCENARIOS: join(repo, 'test', 'boot', 'scenarios') },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -83,6 +85,7 @@ describe('the appliance boots in QEMU', () => {
   it('boot 2: the committed files are back; writes, then a power cut before the flush interval', async () => {
     const vm = await boot('boot2');
     await vm.waitFor(/BOOT2: committed\.txt says: committed in boot 1/, 'boot 1\'s file');
+    await vm.waitFor(/BOOT2: at-reboot\.txt says: written after the commit/, 'the file the reboot\'s flush took');
     await vm.waitFor(/BOOT2: written, pending [1-9]\d* paths/, 'the pending writes');
     await vm.powerCut();
   });
@@ -129,6 +132,20 @@ describe('the appliance boots in QEMU', () => {
     await vm.waitFor(/persist: booting volatile \(nothing persists this boot\): the flash is not usable: no device \/dev\/vdb after 10 s/, 'the console line');
     await vm.waitFor(/BOOT5: mode volatile/, 'volatile mode');
     await vm.waitFor(/BOOT5: .*boot fallback: the flash is not usable/, 'the status warning');
+    await vm.stopped();
+  });
+
+  it('boot 8: from a boot medium that holds the squashfs as a file', async () => {
+    const medium = join(dir, 'medium');
+    mkdirSync(join(medium, 'live'), { recursive: true });
+    copyFileSync(join(appliance, 'root.sqsh'), join(medium, 'live', 'root.sqsh'));
+    execFileSync('truncate', ['-s', '128M', join(dir, 'medium.img')]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-L', 'LIVE', '-d', medium, join(dir, 'medium.img')]);
+    const vm = await boot('medium', 'persist.profile=/etc/persist/medium.yaml', { root: join(dir, 'medium.img'), rootArgs: 'root=/dev/vda rootfstype=ext4 ro' });
+    await vm.waitFor(/MEDIUM: root fuse\.persistd; motd factory/, '/ served over the squashfs file');
+    await vm.waitFor(/MEDIUM: mode staged/, 'staged mode');
+    await vm.waitFor(/MEDIUM: lowers \/layers\/lower-0/, 'the squashfs file as the lower');
+    await vm.waitFor(/MEDIUM: no warnings/, 'no fallback');
     await vm.stopped();
   });
 });
