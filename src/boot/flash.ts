@@ -112,6 +112,7 @@ async function checkAndMount(
   if (fstype.startsWith('ext')) {
     const fsck = await run('e2fsck', ['-p', source], 600_000);
     if (fsck.exitCode === 1 || fsck.exitCode === 2) notes.push(`e2fsck repaired ${source}`);
+    else if (fsck.exitCode & 8) damaged = `e2fsck could not check ${source} (exit ${fsck.exitCode}: ${lastLine(fsck.stderr || fsck.stdout)})`;
     else if (fsck.exitCode >= 4) damaged = `e2fsck found errors it could not repair on ${source} (exit ${fsck.exitCode})`;
   }
   const options = (ro: boolean) => ['-t', fstype, '-o', [...extra, ro ? 'ro' : 'rw', 'noatime'].join(','), source, dir];
@@ -123,6 +124,10 @@ async function checkAndMount(
   const ro = await run('mount', options(true));
   if (ro.exitCode === 0) return { kind: 'read-only', reason: damaged ?? 'the flash is read-only' };
   return { kind: 'failed', reason: `${source} does not mount: ${(ro.stderr || ro.stdout).trim() || damaged}` };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop()?.trim() ?? '';
 }
 
 function freeBytes(dir: string): number {
