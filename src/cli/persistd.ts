@@ -22,7 +22,9 @@ const USAGE = `usage: persistd mount --lower DIR[:DIR...] [--upper DIR] [--stage
 Serves MOUNTPOINT as a union of the read-only lower directories (topmost first) and a writable
 layer, with the semantics and on-disk format of the kernel's overlayfs. Runs in the foreground;
 SIGTERM or SIGINT flushes, unmounts and exits 0; so does an unmount (umount MOUNTPOINT).
-SIGUSR1 flushes now.
+SIGUSR1 flushes now. \`persistd boot\` is the appliance's start, run chroot'ed by the initramfs
+(initramfs/; README "Booting an appliance"): it decides the boot from the profile, the kernel
+command line and the flash, then serves like mount.
 
 Modes:
   --upper DIR                 direct: writes go straight to DIR (like mount -t overlay)
