@@ -46,6 +46,24 @@ function pick<T extends { name: string }>(all: readonly T[], list: string | unde
   });
 }
 
+/**
+ * Set by SIGINT/SIGTERM. The workload commands run synchronously, so the signal is seen once the
+ * current one returns: the run then stops at the next workload and every finally block unmounts
+ * and stops what it started. A second signal exits at once (and may leave mounts behind).
+ */
+let interrupted: NodeJS.Signals | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = signal;
+    process.stderr.write(`bench/fs: ${signal}: stopping after the current command, then cleaning up\n`);
+  });
+}
+
+function checkInterrupted(): void {
+  if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -95,11 +113,14 @@ async function main(): Promise<void> {
         const cleanup = new Cleanup();
         try {
           const sysDir = join(dir, `${system.name}-${rep}`);
+          checkInterrupted();
           log(`bench/fs: rep ${rep}/${reps} ${system.name}`);
           const running = await system.start(cleanup, sysDir, lowerMount);
           if (running.pid !== undefined && values.pin) run('taskset', ['-a', '-pc', '0', String(running.pid)]);
           const context: WorkloadContext = { mnt: running.mountpoint, untarTarball: lower.untarTarball, pin };
           for (const workload of workloads) {
+            await new Promise((resolve) => setImmediate(resolve)); // lets a pending signal handler run
+            checkInterrupted();
             try {
               const value = workload.run(context);
               ((results.values[system.name] ??= {})[workload.name] ??= []).push(value);
