@@ -11,7 +11,7 @@
 // repetition, go into a markdown table printed and written to --out. Run as root after
 // `npx tsc -p .`. Nothing mounted or started is left behind, even on failure.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cleanup } from '../../test/support/cleanup.js';
@@ -20,7 +20,7 @@ import { findRepoRoot } from '../../test/support/repo-root.js';
 import { mountSquashfs } from '../../test/support/squashfs.js';
 import { makeTempDir } from '../../test/support/tempdir.js';
 import { ensureLower } from './lower.js';
-import { renderMarkdown, renderTable, type Results } from './report.js';
+import { renderMarkdown, renderTable, spliceGenerated, type Results } from './report.js';
 import { daemonUsage } from './stats.js';
 import { SYSTEMS } from './systems.js';
 import { WORKLOADS, type WorkloadContext } from './workloads.js';
@@ -165,7 +165,8 @@ async function main(): Promise<void> {
   console.log(table);
   const out = values.out ?? join(repoRoot, 'BENCHMARKS.md');
   if (out !== '-') {
-    writeFileSync(out, renderMarkdown(results, notes));
+    const existing = existsSync(out) ? readFileSync(out, 'utf8') : undefined;
+    writeFileSync(out, spliceGenerated(existing, renderMarkdown(results, notes)));
     log(`bench/fs: wrote ${relative(process.cwd(), out) || out}`);
   }
   if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
