@@ -43,7 +43,7 @@ export async function prepareFlash(upper: DeviceUpper, options: FlashOptions): P
     if (upper.format !== 'first-boot') {
       return { kind: 'failed', reason: `${dev} holds no filesystem (set layers.upper.format: first-boot to create one on first boot)`, notes };
     }
-    await makeFilesystem(dev, upper.fstype, upper.label);
+    await makeFilesystem(dev, upper.fstype);
     notes.push(`created ${upper.fstype} on ${dev} (first boot)`);
     fstype = upper.fstype;
   }
@@ -90,9 +90,9 @@ async function filesystemType(dev: string): Promise<string | null> {
   return probe.exitCode === 0 && probe.stdout.trim() ? probe.stdout.trim() : null;
 }
 
-async function makeFilesystem(dev: string, fstype: string, label: string | undefined): Promise<void> {
-  const labelArgs = label ? [fstype === 'vfat' ? '-n' : '-L', label] : [];
-  await runOk(`mkfs.${fstype}`, [...(fstype.startsWith('ext') ? ['-q', '-F'] : []), ...labelArgs, dev], 600_000);
+/** No label: the profile allows first-boot only for an upper named by device (a blank disk has none). */
+async function makeFilesystem(dev: string, fstype: string): Promise<void> {
+  await runOk(`mkfs.${fstype}`, [...(fstype.startsWith('ext') ? ['-q', '-F'] : []), dev], 600_000);
 }
 
 /**
