@@ -68,7 +68,8 @@ describe('persistctl TUI in a terminal, against a real staged persistd', () => {
       'printf "a=2\\n" > etc/app/config',
       'rm usr/share/doc/readme',
     ].join('\n'));
-    term = new Terminal(cleanup, [process.execPath, cli], { columns: 80, rows: 24, env: { PERSIST_SOCKET: socket, TERM: 'xterm-256color' } });
+    // CI=true as on a CI runner, where Ink would draw nothing until exit unless persistctl clears it.
+    term = new Terminal(cleanup, [process.execPath, cli], { columns: 80, rows: 24, env: { PERSIST_SOCKET: socket, TERM: 'xterm-256color', CI: 'true' } });
   });
   after(() => cleanup.runAll());
 

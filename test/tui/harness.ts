@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { App, type AppProps } from '../../src/tui/app.js';
+import { stripAnsi } from './ansi.js';
 
 export const KEY = {
   down: '\u001B[B',
@@ -60,11 +61,6 @@ export function renderApp(props: AppProps, size: { columns: number; rows: number
 /** Lets promises and timers of 0 ms run (replies of the fake control, React's updates). */
 export async function settle(rounds = 3): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((done) => setImmediate(done));
-}
-
-export function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
 }
 
 /** SGR sequences that set a colour (foreground or background), as opposed to bold, dim, inverse. */

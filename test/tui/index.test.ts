@@ -12,7 +12,10 @@ import { gate, RecordingTarget } from '../control/fixture.js';
 import { Cleanup } from '../support/cleanup.js';
 import { makeTempDir } from '../support/tempdir.js';
 import { FakeControl } from './fake-control.js';
-import { stripAnsi } from './harness.js';
+import { stripAnsi } from './ansi.js';
+
+// As on a CI runner: runTui must draw anyway (Ink, with CI set, draws only when the app exits).
+process.env['CI'] = 'true';
 
 /** A terminal for Ink: a stdout that keeps what it got, a stdin that takes keys. */
 class Terminal {
