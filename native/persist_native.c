@@ -31,6 +31,7 @@
 #include <fuse_lowlevel.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +43,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "attr_cache.h"
+
 /* Slots of the shared Float64Array; keep in sync with src/fuse/native.ts. */
 enum {
   S_UID, S_GID, S_PID, S_UMASK, S_FLAGS, S_FH,
   S_ATIME_SEC, S_ATIME_NSEC, S_MTIME_SEC, S_MTIME_NSEC,
   R_VALID, R_INO, R_ATIME_SEC, R_ATIME_NSEC, R_MTIME_SEC, R_MTIME_NSEC, R_CTIME_SEC, R_CTIME_NSEC,
   R_SIZE, R_BLOCKS,
+  /* Set by JS: this getattr's answer (or ENOENT) may be cached; this path holds no xattrs. */
+  R_CACHEABLE, R_NO_XATTRS,
   SLOT_COUNT
 };
 
@@ -98,6 +103,8 @@ static void begin(void) {
   side[S_FLAGS] = 0;
   side[S_FH] = 0;
   side[R_VALID] = 0;
+  side[R_CACHEABLE] = 0;
+  side[R_NO_XATTRS] = 0;
 }
 
 static int end(int res) {
@@ -128,11 +135,40 @@ static void note_fi(struct fuse_file_info *fi) {
   side[S_FH] = (double) fi->fh;
 }
 
+/* getattr also serves every LOOKUP of the high-level API: a hit answers both without JS. */
 static int w_getattr(const char *path, struct stat *st) {
+  int res;
+  if (attr_cache_get_stat(path, st, &res)) return res;
+  attr_cache_stamp gen = attr_cache_now();
   begin();
-  int res = orig.getattr(P(path), st);
+  res = orig.getattr(P(path), st);
   apply_stat_reply(res, st);
-  return end(res);
+  int cacheable = side[R_CACHEABLE] != 0;
+  end(res);
+  if (cacheable) attr_cache_put_stat(path, gen, res, st);
+  return res;
+}
+
+static int w_getxattr(const char *path, const char *name, char *value, size_t size) {
+  if (attr_cache_has_no_xattrs(path)) return -ENODATA;
+  attr_cache_stamp gen = attr_cache_now();
+  begin();
+  int res = orig.getxattr(P(path), name, value, size);
+  int none = side[R_NO_XATTRS] != 0;
+  end(res);
+  if (none) attr_cache_put_no_xattrs(path, gen);
+  return res;
+}
+
+static int w_listxattr(const char *path, char *list, size_t size) {
+  if (attr_cache_has_no_xattrs(path)) return 0;
+  attr_cache_stamp gen = attr_cache_now();
+  begin();
+  int res = orig.listxattr(P(path), list, size);
+  int none = side[R_NO_XATTRS] != 0;
+  end(res);
+  if (none) attr_cache_put_no_xattrs(path, gen);
+  return res;
 }
 
 static int w_fgetattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
@@ -144,49 +180,64 @@ static int w_fgetattr(const char *path, struct stat *st, struct fuse_file_info *
 }
 
 static int w_utimens(const char *path, const struct timespec tv[2]) {
+  attr_cache_bump();
   begin();
   side[S_ATIME_SEC] = (double) tv[0].tv_sec;
   side[S_ATIME_NSEC] = (double) tv[0].tv_nsec;
   side[S_MTIME_SEC] = (double) tv[1].tv_sec;
   side[S_MTIME_NSEC] = (double) tv[1].tv_nsec;
-  return end(orig.utimens(P(path), tv));
+  int res = orig.utimens(P(path), tv);
+  attr_cache_bump();
+  return end(res);
 }
 
-/* LOCKED: the JS handler reads the caller (and for create its flags) from the slots. */
-#define LOCKED(name, params, args) \
-  static int w_##name params { begin(); return end(orig.name args); }
-#define LOCKED_FI(name, params, args, fi) \
-  static int w_##name params { begin(); note_fi(fi); return end(orig.name args); }
+/* LOCKED: the JS handler reads the caller (and for create its flags) from the slots.
+   CHANGING: the operation may change what some path shows, so the attribute cache forgets
+   everything before it reaches JS and again once it is done (see attr_cache.c). */
+#define LOCKED_CHANGING(name, params, args) \
+  static int w_##name params { attr_cache_bump(); begin(); int r = orig.name args; attr_cache_bump(); return end(r); }
+#define LOCKED_FI_CHANGING(name, params, args, fi) \
+  static int w_##name params { attr_cache_bump(); begin(); note_fi(fi); int r = orig.name args; attr_cache_bump(); return end(r); }
 /* PLAIN: the JS handler needs nothing from the slots; no lock, no slot written. write and fsync
-   are here on purpose: they may wait in JS (backpressure, an honoured fsync) for seconds. */
+   are here on purpose: they may wait in JS (backpressure, an honoured fsync) for seconds.
+   Reads, readlink and readdir may move an atime on the writable layer: JS bumps for those. */
 #define PLAIN(name, params, args) \
   static int w_##name params { return orig.name args; }
+#define PLAIN_CHANGING(name, params, args) \
+  static int w_##name params { attr_cache_bump(); int r = orig.name args; attr_cache_bump(); return r; }
 
-LOCKED(mknod, (const char *p, mode_t m, dev_t d), (P(p), m, d))
-LOCKED(mkdir, (const char *p, mode_t m), (P(p), m))
-LOCKED(symlink, (const char *a, const char *b), (P(a), P(b)))
-LOCKED(listxattr, (const char *p, char *l, size_t s), (P(p), l, s))
-LOCKED_FI(create, (const char *p, mode_t m, struct fuse_file_info *fi), (P(p), m, fi), fi)
+LOCKED_CHANGING(mknod, (const char *p, mode_t m, dev_t d), (P(p), m, d))
+LOCKED_CHANGING(mkdir, (const char *p, mode_t m), (P(p), m))
+LOCKED_CHANGING(symlink, (const char *a, const char *b), (P(a), P(b)))
+LOCKED_FI_CHANGING(create, (const char *p, mode_t m, struct fuse_file_info *fi), (P(p), m, fi), fi)
 PLAIN(access, (const char *p, int m), (P(p), m))
 PLAIN(readlink, (const char *p, char *b, size_t s), (P(p), b, s))
-PLAIN(unlink, (const char *p), (P(p)))
-PLAIN(rmdir, (const char *p), (P(p)))
-PLAIN(rename, (const char *a, const char *b), (P(a), P(b)))
-PLAIN(link, (const char *a, const char *b), (P(a), P(b)))
-PLAIN(chmod, (const char *p, mode_t m), (P(p), m))
-PLAIN(chown, (const char *p, uid_t u, gid_t g), (P(p), u, g))
-PLAIN(truncate, (const char *p, off_t o), (P(p), o))
+PLAIN_CHANGING(unlink, (const char *p), (P(p)))
+PLAIN_CHANGING(rmdir, (const char *p), (P(p)))
+PLAIN_CHANGING(rename, (const char *a, const char *b), (P(a), P(b)))
+PLAIN_CHANGING(link, (const char *a, const char *b), (P(a), P(b)))
+PLAIN_CHANGING(chmod, (const char *p, mode_t m), (P(p), m))
+PLAIN_CHANGING(chown, (const char *p, uid_t u, gid_t g), (P(p), u, g))
+PLAIN_CHANGING(truncate, (const char *p, off_t o), (P(p), o))
 PLAIN(statfs, (const char *p, struct statvfs *s), (P(p), s))
-PLAIN(setxattr, (const char *p, const char *n, const char *v, size_t s, int f), (P(p), n, v, s, f))
-PLAIN(getxattr, (const char *p, const char *n, char *v, size_t s), (P(p), n, v, s))
-PLAIN(removexattr, (const char *p, const char *n), (P(p), n))
-PLAIN(open, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN_CHANGING(setxattr, (const char *p, const char *n, const char *v, size_t s, int f), (P(p), n, v, s, f))
+PLAIN_CHANGING(removexattr, (const char *p, const char *n), (P(p), n))
 PLAIN(read, (const char *p, char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
-PLAIN(write, (const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
+PLAIN_CHANGING(write, (const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
 PLAIN(flush, (const char *p, struct fuse_file_info *fi), (P(p), fi))
-PLAIN(release, (const char *p, struct fuse_file_info *fi), (P(p), fi))
-PLAIN(fsync, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi))
-PLAIN(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (P(p), o, fi))
+PLAIN_CHANGING(release, (const char *p, struct fuse_file_info *fi), (P(p), fi))
+PLAIN_CHANGING(fsync, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi))
+PLAIN_CHANGING(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (P(p), o, fi))
+
+/* An open for writing may copy the file up (its ctime, blocks and layer change); one for
+   reading changes nothing. */
+static int w_open(const char *p, struct fuse_file_info *fi) {
+  int changing = (fi->flags & (O_ACCMODE | O_TRUNC)) != O_RDONLY;
+  if (changing) attr_cache_bump();
+  int r = orig.open(P(p), fi);
+  if (changing) attr_cache_bump();
+  return r;
+}
 PLAIN(opendir, (const char *p, struct fuse_file_info *fi), (P(p), fi))
 PLAIN(releasedir, (const char *p, struct fuse_file_info *fi), (P(p), fi))
 PLAIN(fsyncdir, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi))
@@ -650,6 +701,46 @@ static napi_value js_invalidate(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* bumpAttrCache(): the daemon changed what some path shows on its own (see attr_cache.c). */
+static napi_value js_bump_attr_cache(napi_env env, napi_callback_info info) {
+  (void) info;
+  attr_cache_bump();
+  return undefined(env);
+}
+
+/* forgetAttr(unionPath): only what that path shows changed (see attr_cache.c). */
+static napi_value js_forget_attr(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  STR_ARG(path, 0);
+  attr_cache_forget(path);
+  return undefined(env);
+}
+
+/* enableAttrCache(on) */
+static napi_value js_enable_attr_cache(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  bool on = true;
+  napi_get_value_bool(env, argv[0], &on);
+  attr_cache_enable(on);
+  return undefined(env);
+}
+
+/* attrCacheStats() -> { statHits, statMisses, xattrHits, xattrMisses, generation } */
+static napi_value js_attr_cache_stats(napi_env env, napi_callback_info info) {
+  (void) info;
+  attr_cache_counts c = attr_cache_stats();
+  napi_value result, v;
+  napi_create_object(env, &result);
+#define FIELD(js, value) napi_create_double(env, (double) (value), &v); napi_set_named_property(env, result, js, v);
+  FIELD("statHits", c.stat_hits)
+  FIELD("statMisses", c.stat_misses)
+  FIELD("xattrHits", c.xattr_hits)
+  FIELD("xattrMisses", c.xattr_misses)
+  FIELD("generation", c.generation)
+#undef FIELD
+  return result;
+}
+
 /* interpose(): turn the fuse_new wrapper on; returns the shared Float64Array's buffer. */
 static napi_value js_interpose(napi_env env, napi_callback_info info) {
   (void) info;
@@ -696,6 +787,10 @@ static napi_value init(napi_env env, napi_value exports) {
     { "punchHole", NULL, js_punch_hole, NULL, NULL, NULL, napi_default, NULL },
     { "peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_default, NULL },
     { "invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL },
+    { "bumpAttrCache", NULL, js_bump_attr_cache, NULL, NULL, NULL, napi_default, NULL },
+    { "forgetAttr", NULL, js_forget_attr, NULL, NULL, NULL, napi_default, NULL },
+    { "enableAttrCache", NULL, js_enable_attr_cache, NULL, NULL, NULL, napi_default, NULL },
+    { "attrCacheStats", NULL, js_attr_cache_stats, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

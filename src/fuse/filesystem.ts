@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import type { Overlay } from '../overlay/index.js';
 import { errnoCode, toNegativeErrno } from '../overlay/index.js';
+import { native } from '../native/index.js';
 import { SideChannel, statArray } from './side-channel.js';
 
 // Loaded after the native helper (imported by side-channel.ts), so fuse_new binds to our wrapper.
@@ -26,6 +27,8 @@ interface FuseClass {
 }
 
 const ERANGE = -34;
+/** Lists every xattr name (trusted.* included), to tell "none at all" from "none you may see". */
+const SUPERUSER = { uid: 0, gid: 0 };
 const HIDDEN_PREFIX = '.fuse_hidden';
 const DOT = { name: '.', type: 0o040000 };
 const DOTDOT = { name: '..', type: 0o040000 };
@@ -78,9 +81,12 @@ const FUSE_OPTIONS = [
 
 export function createFilesystem(mountpoint: string, overlay: Overlay, options: MountOptions = {}): FuseInstance {
   // The side channel holds one request's facts. The native helper locks it only around getattr,
-  // fgetattr, utimens, create, mknod, mkdir, symlink and listxattr (LOCKED in persist_native.c):
-  // only their handlers may use `side`, and only synchronously, before they return.
+  // fgetattr, utimens, create, mknod, mkdir, symlink, getxattr and listxattr (LOCKED in
+  // persist_native.c): only their handlers may use `side`, and only synchronously.
   const side = new SideChannel();
+  // The attribute cache must hear of every change the daemon makes on its own (attr_cache.c).
+  native.enableAttrCache(process.env['PERSIST_ATTR_CACHE'] !== '0');
+  overlay.onShownChange((onlyPath) => (onlyPath ? native.forgetAttr(onlyPath) : native.bumpAttrCache()));
   const ops = Object.fromEntries(OPERATIONS.map((name) => [name, () => {}]));
   const trace = process.env['PERSIST_TRACE'] === '1'; // log every failed operation
   const bug = options.onBug ?? ((op, err) => console.error(`persistd: bug in ${op}:`, err));
@@ -96,6 +102,19 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
       else if (trace) console.error(`persistd: ${op}: ${(err as Error).message}`);
     }
     signal(result, ...payload());
+  }
+
+  /**
+   * getxattr; a path found to hold no xattrs at all is noted for the attribute cache, which then
+   * answers ENODATA (ls -l asks for ACLs and labels of every file) without a trip here.
+   */
+  function getxattrNotingNone(path: string, name: string): Buffer {
+    try {
+      return overlay.getxattr(path, name);
+    } catch (err) {
+      if (errnoCode(err) === 'ENODATA' && overlay.listxattr(SUPERUSER, path).length === 0) side.noXattrs();
+      throw err;
+    }
   }
 
   /** Union path from fuse; an unlinked open file reaches path-based hooks as '' (no such name). */
@@ -118,6 +137,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_getattr(signal: Signal, path: string): void {
       let stat: Uint32Array | undefined;
+      if (path) side.cacheable(); // a stat or ENOENT of a path is the attribute cache's to keep
       answer('getattr', signal, () => {
         const a = overlay.getattr(pathOf(path));
         side.replyStat(a);
@@ -303,7 +323,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_getxattr(signal: Signal, path: string, name: string, out: Buffer): void {
       answer('getxattr', signal, () => {
-        const value = overlay.getxattr(pathOf(path), name);
+        const value = getxattrNotingNone(pathOf(path), name);
         if (out.length === 0) return value.length; // a size query
         if (value.length > out.length) return ERANGE;
         value.copy(out);
@@ -313,7 +333,9 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_listxattr(signal: Signal, path: string, out: Buffer): void {
       answer('listxattr', signal, () => {
-        const list = Buffer.from(overlay.listxattr(side.caller(), pathOf(path)).map((n) => `${n}\0`).join(''));
+        const names = overlay.listxattr(side.caller(), pathOf(path));
+        if (names.length === 0 && overlay.listxattr(SUPERUSER, pathOf(path)).length === 0) side.noXattrs();
+        const list = Buffer.from(names.map((n) => `${n}\0`).join(''));
         if (out.length === 0) return list.length;
         if (list.length > out.length) return ERANGE;
         list.copy(out);

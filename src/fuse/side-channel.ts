@@ -10,6 +10,7 @@ const enum Slot {
   AtimeSec, AtimeNsec, MtimeSec, MtimeNsec,
   ReplyValid, ReplyIno, ReplyAtimeSec, ReplyAtimeNsec, ReplyMtimeSec, ReplyMtimeNsec,
   ReplyCtimeSec, ReplyCtimeNsec, ReplySize, ReplyBlocks,
+  ReplyCacheable, ReplyNoXattrs,
 }
 
 const NS_PER_SEC = 1_000_000_000n;
@@ -37,6 +38,16 @@ export class SideChannel {
       { sec: s[Slot.AtimeSec]!, nsec: s[Slot.AtimeNsec]! },
       { sec: s[Slot.MtimeSec]!, nsec: s[Slot.MtimeNsec]! },
     ];
+  }
+
+  /** This getattr's answer, a stat or ENOENT, may be kept by the attribute cache. */
+  cacheable(): void {
+    this.slots[Slot.ReplyCacheable] = 1;
+  }
+
+  /** The path of this getxattr or listxattr holds no extended attributes at all. */
+  noXattrs(): void {
+    this.slots[Slot.ReplyNoXattrs] = 1;
   }
 
   /** The parts of a getattr reply fuse-native would truncate: 64-bit inode, ns times, size. */

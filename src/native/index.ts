@@ -43,6 +43,17 @@ export interface NativeHelper {
    * paths the kernel had cached; rejects ENOTCONN when no session of ours is mounted.
    */
   invalidate(mountpoint: string, unionPaths: readonly string[]): Promise<number>;
+  /**
+   * The attribute cache (native/attr_cache.c) answers repeated getattr, lookup and getxattr of
+   * a union path on the FUSE thread. Every FUSE operation that changes something forgets it
+   * already; the daemon calls this whenever it changes what a path shows by itself.
+   */
+  bumpAttrCache(): void;
+  /** Like bumpAttrCache, when only what `unionPath` shows changed (a listing moved its atime). */
+  forgetAttr(unionPath: string): void;
+  /** On by default; off, every answer comes from JS (PERSIST_ATTR_CACHE=0, A/B runs). */
+  enableAttrCache(on: boolean): void;
+  attrCacheStats(): { statHits: number; statMisses: number; xattrHits: number; xattrMisses: number; generation: number };
 }
 
 const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));

@@ -62,7 +62,10 @@ export function getattr(ctx: OverlayContext, vpath: string): Attributes {
 export function readlink(ctx: OverlayContext, vpath: string): string {
   const entry = ctx.resolver.lookup(vpath);
   if (!entry.stat.isSymbolicLink()) fail('EINVAL', vpath);
-  return readlinkSync(entry.real, 'utf8');
+  const target = readlinkSync(entry.real, 'utf8');
+  // readlink moves the symlink's atime, which its other names (hard links) show too
+  if (!entry.layer.atimeFixed) ctx.shownChanged(entry.stat.nlink === 1n ? vpath : undefined);
+  return target;
 }
 
 export function chmod(ctx: OverlayContext, vpath: string, mode: number): void {

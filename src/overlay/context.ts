@@ -44,6 +44,13 @@ export class OverlayContext {
   readonly stubs = new Stubs();
   /** Smallest NAME_MAX of the layers: a name every layer can hold. */
   readonly nameMax: number;
+  /**
+   * Called when what a path shows may have changed other than by an operation that changes it:
+   * the stack changed (freeze, flush, discard, revert) or a read moved an atime. Whoever caches
+   * answers (the FUSE adapter) forgets them: those of `onlyPath` when the change touched no
+   * other name, else all.
+   */
+  shownChanged: (onlyPath?: string) => void = () => {};
 
   constructor(options: OverlayOptions, hooks: CopyUpHooks) {
     this.layers = new Layers(options.layers);

@@ -31,6 +31,8 @@ interface Handle {
   ino: number;
   /** The real file's inode, to find its stub (stubs.ts). */
   realIno: bigint;
+  /** Reads cannot move the real file's atime (its layer is ro or noatime). */
+  atimeFixed: boolean;
 }
 
 const O_ACCMODE = 3; // not in fs.constants
@@ -72,7 +74,7 @@ export class OpenFiles {
   private add(fd: number, vpath: string, entry: Entry, flags: number): number {
     const id = this.nextId++;
     const ino = this.ctx.inodes.of(entry.layer, entry.stat);
-    this.handles.set(id, { fd, vpath, inTop: entry.layer.writable, flags, ino, realIno: fstatSync(fd, { bigint: true }).ino });
+    this.handles.set(id, { fd, vpath, inTop: entry.layer.writable, flags, ino, realIno: fstatSync(fd, { bigint: true }).ino, atimeFixed: entry.layer.atimeFixed });
     return id;
   }
 
@@ -83,8 +85,9 @@ export class OpenFiles {
   read(id: number, buf: Buffer, length: number, position: number): number {
     const handle = this.get(id);
     const stub = this.ctx.stubs.get(handle.realIno);
-    if (stub) return this.ctx.stubs.read(stub, handle.fd, buf, 0, length, position);
-    return readSync(handle.fd, buf, 0, length, position);
+    const got = stub ? this.ctx.stubs.read(stub, handle.fd, buf, 0, length, position) : readSync(handle.fd, buf, 0, length, position);
+    if (!handle.atimeFixed) this.ctx.shownChanged(); // the read may have moved the atime
+    return got;
   }
 
   write(id: number, buf: Buffer, length: number, position: number): number {
@@ -171,6 +174,7 @@ export class OpenFiles {
       handle.fd = fd;
       handle.inTop = true;
       handle.realIno = fstatSync(fd, { bigint: true }).ino;
+      handle.atimeFixed = upper.layer.atimeFixed;
     }
   }
 

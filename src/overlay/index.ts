@@ -55,6 +55,7 @@ export class Overlay {
   stageFrozen(frozenRoot: string): Layer {
     const frozen = this.ctx.layers.freeze(frozenRoot);
     this.ctx.resolver.invalidate();
+    this.ctx.shownChanged();
     this.files.stageFrozen();
     return frozen;
   }
@@ -82,6 +83,7 @@ export class Overlay {
   dropFrozen(layer: Layer): void {
     this.ctx.layers.drop(layer);
     this.ctx.resolver.invalidate();
+    this.ctx.shownChanged();
   }
 
   /**
@@ -90,6 +92,12 @@ export class Overlay {
    */
   layersEdited(): void {
     this.ctx.resolver.invalidate();
+    this.ctx.shownChanged();
+  }
+
+  /** `listener` runs whenever the union may show something new without an operation asking for it (context.ts). */
+  onShownChange(listener: (onlyPath?: string) => void): void {
+    this.ctx.shownChanged = listener;
   }
 
   /** Report a change of `vpath` to whoever keeps the record (the stage). */
@@ -102,7 +110,10 @@ export class Overlay {
   }
 
   readdir(vpath: string): DirEntry[] {
-    return listDir(this.ctx, this.ctx.resolver.lookupDir(vpath));
+    const dir = this.ctx.resolver.lookupDir(vpath);
+    const entries = listDir(this.ctx, dir);
+    if (!dir.layer.atimeFixed) this.ctx.shownChanged(vpath); // the listing moved its atime (a directory has one name)
+    return entries;
   }
 
   /** Fails like opendir(2) would: the path must be a directory. */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { native } from '../native/index.js';
 
 /**
  * stage: the writable layer in RAM (staged and volatile modes); frozen: a snapshot of the stage
@@ -17,6 +18,8 @@ export interface Layer {
   readonly readsAufs: boolean;
   /** The union's writable layer: the stage, or the upper in direct mode. */
   writable: boolean;
+  /** Reading never moves an atime here: the layer's filesystem is mounted ro or noatime. */
+  readonly atimeFixed: boolean;
 }
 
 export interface LayerConfig {
@@ -46,9 +49,9 @@ export class Layers {
   private frozen: Layer[] = [];
 
   constructor(config: LayerConfig) {
-    this.upper = config.upper ? { root: config.upper, kind: 'upper', tag: UPPER_TAG, readsAufs: false, writable: !config.stage } : null;
-    this.lowers = config.lowers.map((root, i) => ({ root, kind: 'lower', tag: i + 2, readsAufs: true, writable: false }));
-    const stage: Layer | null = config.stage ? { root: config.stage, kind: 'stage', tag: STAGE_TAG, readsAufs: false, writable: true } : null;
+    this.upper = config.upper ? { root: config.upper, kind: 'upper', tag: UPPER_TAG, readsAufs: false, writable: !config.stage, atimeFixed: atimeFixed(config.upper) } : null;
+    this.lowers = config.lowers.map((root, i) => ({ root, kind: 'lower', tag: i + 2, readsAufs: true, writable: false, atimeFixed: atimeFixed(root) }));
+    const stage: Layer | null = config.stage ? { root: config.stage, kind: 'stage', tag: STAGE_TAG, readsAufs: false, writable: true, atimeFixed: false } : null;
     const top = stage ?? this.upper;
     if (!top) throw new Error('a union needs an upper or a stage');
     this.top = top;
@@ -76,7 +79,7 @@ export class Layers {
    * fresh stage at the old root.
    */
   freeze(frozenRoot: string): Layer {
-    const layer: Layer = { root: frozenRoot, kind: 'frozen', tag: STAGE_TAG, readsAufs: false, writable: false };
+    const layer: Layer = { root: frozenRoot, kind: 'frozen', tag: STAGE_TAG, readsAufs: false, writable: false, atimeFixed: false };
     this.frozen.unshift(layer);
     return layer;
   }
@@ -94,6 +97,13 @@ export class Layers {
   topPath(vpath: string): string {
     return this.real(this.top, vpath);
   }
+}
+
+const ST_RDONLY = 1;
+const ST_NOATIME = 1024;
+
+function atimeFixed(root: string): boolean {
+  return (native.statvfs(root)[9]! & (ST_RDONLY | ST_NOATIME)) !== 0;
 }
 
 export function parentOf(vpath: string): string {

@@ -37,6 +37,62 @@ const CASES: DivergenceCase[] = [
       { uid: 1000, op: { kind: 'rename', from: 'etc/a', to: 'etc/b' } },
     ],
   },
+  // The attribute cache (native/attr_cache.c) against the oracle: each case first gets an answer
+  // cached, then changes what it shows in a way the cached path itself was not asked about.
+  {
+    name: 'attribute cache: a write through one hard link shows through the other, cached, name',
+    steps: [
+      { uid: 0, op: { kind: 'create', path: 'etc/a', how: 'excl', mode: 0o644, content: { hex: '41' } } },
+      { uid: 0, op: { kind: 'link', from: 'etc/a', to: 'etc/b' } },
+      { uid: 0, op: { kind: 'stat', path: 'etc/b' } },
+      { uid: 0, op: { kind: 'writeAt', path: 'etc/a', offset: 4000, content: { length: 100, seed: 3 } } },
+      { uid: 0, op: { kind: 'stat', path: 'etc/b' } },
+      { uid: 0, op: { kind: 'chmod', path: 'etc/b', mode: 0o600 } },
+      { uid: 0, op: { kind: 'stat', path: 'etc/a' } },
+    ],
+  },
+  {
+    name: 'attribute cache: a name looked up and missing, then created',
+    steps: [
+      { uid: 0, op: { kind: 'stat', path: 'lonly/new' } },
+      { uid: 0, op: { kind: 'create', path: 'lonly/new', how: 'excl', mode: 0o644, content: { hex: '42' } } },
+      { uid: 0, op: { kind: 'stat', path: 'lonly/new' } },
+      { uid: 0, op: { kind: 'unlink', path: 'lonly/new' } },
+      { uid: 0, op: { kind: 'stat', path: 'lonly/new' } },
+    ],
+  },
+  {
+    name: 'attribute cache: a file known to hold no xattrs gets one',
+    steps: [
+      { uid: 0, op: { kind: 'getxattr', path: 'lonly/x', name: 'user.a', noDereference: true } },
+      { uid: 0, op: { kind: 'listxattr', path: 'lonly/x', noDereference: true } },
+      { uid: 0, op: { kind: 'setxattr', path: 'lonly/x', name: 'user.a', content: { hex: '7a' }, noDereference: true } },
+      { uid: 0, op: { kind: 'getxattr', path: 'lonly/x', name: 'user.a', noDereference: true } },
+      { uid: 0, op: { kind: 'listxattr', path: 'lonly/x', noDereference: true } },
+    ],
+  },
+  {
+    name: 'attribute cache: lower directories copied up by a create two levels down',
+    steps: [
+      { uid: 0, op: { kind: 'stat', path: 'deep' } },
+      { uid: 0, op: { kind: 'stat', path: 'deep/a/b' } },
+      { uid: 0, op: { kind: 'create', path: 'deep/a/b/c/new', how: 'excl', mode: 0o644, content: { hex: '43' } } },
+      { uid: 0, op: { kind: 'stat', path: 'deep/a/b' } },
+      { uid: 0, op: { kind: 'stat', path: 'deep' } },
+      { uid: 0, op: { kind: 'readdir', path: 'deep/a/b/c' } },
+    ],
+  },
+  {
+    name: 'attribute cache: a directory renamed away, its old and new names',
+    steps: [
+      { uid: 0, op: { kind: 'stat', path: 'lonly/sub/z' } },
+      { uid: 0, op: { kind: 'rename', from: 'lonly/sub', to: 'lonly/moved' } },
+      { uid: 0, op: { kind: 'stat', path: 'lonly/sub/z' } },
+      { uid: 0, op: { kind: 'stat', path: 'lonly/moved/z' } },
+      { uid: 0, op: { kind: 'rmrf', path: 'lonly/moved' } },
+      { uid: 0, op: { kind: 'stat', path: 'lonly/moved' } },
+    ],
+  },
 ];
 
 for (const [index, divergenceCase] of CASES.entries()) {
