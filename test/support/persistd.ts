@@ -135,7 +135,8 @@ export class Persistd {
   constructor(private readonly options: PersistdOptions) {
     this.mountpoint = options.mountpoint;
     this.socketPath = options.socket === false ? null : socketOf(options);
-    this.child = spawn(process.execPath, persistdArgs(options), {
+    // The node flags of bin/persistd.js's first line, which a direct `node FILE` does not read.
+    this.child = spawn(process.execPath, ['--max-semi-space-size=1', ...persistdArgs(options)], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...(options.env ?? {}) },
