@@ -34,6 +34,7 @@ typedef struct entry {
   uint64_t stat_gen;  /* 0: no stat answer */
   uint64_t xattr_gen; /* 0: not known to have no xattrs */
   int stat_res;       /* 0 or -ENOENT */
+  int stat_stable;    /* the answer's object changes only through us (kernel_cache.c) */
   struct stat st;
   char path[]; /* NUL-terminated */
 } entry_t;
@@ -129,7 +130,11 @@ void attr_cache_forget(const char *path) {
   pthread_mutex_unlock(&lock);
 }
 
-int attr_cache_get_stat(const char *path, struct stat *st, int *res) {
+int attr_cache_unchanged_since(attr_cache_stamp then) {
+  return still(then);
+}
+
+int attr_cache_get_stat(const char *path, struct stat *st, int *res, int *stable) {
   if (!enabled || !path) return 0;
   uint64_t h = hash_of(path), gen = current_generation();
   pthread_mutex_lock(&lock);
@@ -137,6 +142,7 @@ int attr_cache_get_stat(const char *path, struct stat *st, int *res) {
   int hit = e && e->stat_gen == gen;
   if (hit) {
     *res = e->stat_res;
+    *stable = e->stat_stable;
     if (e->stat_res == 0) *st = e->st;
     counts.stat_hits++;
   } else {
@@ -146,7 +152,7 @@ int attr_cache_get_stat(const char *path, struct stat *st, int *res) {
   return hit;
 }
 
-void attr_cache_put_stat(const char *path, attr_cache_stamp then, int res, const struct stat *st) {
+void attr_cache_put_stat(const char *path, attr_cache_stamp then, int res, const struct stat *st, int stable) {
   if (!enabled || !path || (res != 0 && res != -ENOENT)) return;
   uint64_t h = hash_of(path), gen = then.generation;
   pthread_mutex_lock(&lock);
@@ -156,6 +162,7 @@ void attr_cache_put_stat(const char *path, attr_cache_stamp then, int res, const
       if (e->xattr_gen != gen) e->xattr_gen = 0;
       e->stat_gen = gen;
       e->stat_res = res;
+      e->stat_stable = stable;
       if (res == 0) e->st = *st;
     }
   }

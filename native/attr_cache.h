@@ -19,9 +19,11 @@ attr_cache_stamp attr_cache_now(void);
 void attr_cache_bump(void);
 /* What `path` shows changed, and nothing else did (its atime, say). */
 void attr_cache_forget(const char *path);
-/* 1 and the stored answer (res 0 with st, or -ENOENT) when fresh; 0 on a miss. */
-int attr_cache_get_stat(const char *path, struct stat *st, int *res);
-void attr_cache_put_stat(const char *path, attr_cache_stamp then, int res, const struct stat *st);
+/* True when nothing changed since `then`. */
+int attr_cache_unchanged_since(attr_cache_stamp then);
+/* 1 and the stored answer (res 0 with st, or -ENOENT; `stable` as JS said) when fresh; 0 on a miss. */
+int attr_cache_get_stat(const char *path, struct stat *st, int *res, int *stable);
+void attr_cache_put_stat(const char *path, attr_cache_stamp then, int res, const struct stat *st, int stable);
 /* 1 when path is known to hold no extended attributes at all. */
 int attr_cache_has_no_xattrs(const char *path);
 void attr_cache_put_no_xattrs(const char *path, attr_cache_stamp then);

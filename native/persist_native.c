@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "attr_cache.h"
+#include "kernel_cache.h"
 
 /* Slots of the shared Float64Array; keep in sync with src/fuse/native.ts. */
 enum {
@@ -51,8 +52,9 @@ enum {
   S_ATIME_SEC, S_ATIME_NSEC, S_MTIME_SEC, S_MTIME_NSEC,
   R_VALID, R_INO, R_ATIME_SEC, R_ATIME_NSEC, R_MTIME_SEC, R_MTIME_NSEC, R_CTIME_SEC, R_CTIME_NSEC,
   R_SIZE, R_BLOCKS,
-  /* Set by JS: this getattr's answer (or ENOENT) may be cached; this path holds no xattrs. */
-  R_CACHEABLE, R_NO_XATTRS,
+  /* Set by JS: this getattr's answer (or ENOENT) may be cached; this path holds no xattrs;
+     the object changes only through us (the kernel may cache it: kernel_cache.c). */
+  R_CACHEABLE, R_NO_XATTRS, R_STABLE,
   SLOT_COUNT
 };
 
@@ -73,6 +75,10 @@ typedef int (*notify_inval_inode_fn)(struct fuse_chan *, fuse_ino_t, off_t, off_
 typedef int (*notify_inval_entry_fn)(struct fuse_chan *, fuse_ino_t, const char *, size_t);
 static notify_inval_inode_fn real_inval_inode;
 static notify_inval_entry_fn real_inval_entry;
+typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
+typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
+static reply_entry_fn real_reply_entry;
+static reply_attr_fn real_reply_attr;
 
 static int resolve_libfuse(void) {
   if (real_fuse_new && real_get_context && real_fuse_loop_mt) return 0;
@@ -83,7 +89,9 @@ static int resolve_libfuse(void) {
   real_fuse_loop_mt = (fuse_loop_mt_fn) dlvsym(lib, "fuse_loop_mt", "FUSE_2.2");
   real_inval_inode = (notify_inval_inode_fn) dlvsym(lib, "fuse_lowlevel_notify_inval_inode", "FUSE_2.8");
   real_inval_entry = (notify_inval_entry_fn) dlvsym(lib, "fuse_lowlevel_notify_inval_entry", "FUSE_2.8");
-  return real_fuse_new && real_get_context && real_fuse_loop_mt ? 0 : -1;
+  real_reply_entry = (reply_entry_fn) dlvsym(lib, "fuse_reply_entry", "FUSE_2.4");
+  real_reply_attr = (reply_attr_fn) dlvsym(lib, "fuse_reply_attr", "FUSE_2.4");
+  return real_fuse_new && real_get_context && real_fuse_loop_mt && real_reply_entry && real_reply_attr ? 0 : -1;
 }
 
 /* The session whose end JS waits for (the one fuse_new made with our wrappers), and how JS is
@@ -105,6 +113,7 @@ static void begin(void) {
   side[R_VALID] = 0;
   side[R_CACHEABLE] = 0;
   side[R_NO_XATTRS] = 0;
+  side[R_STABLE] = 0;
 }
 
 static int end(int res) {
@@ -135,17 +144,32 @@ static void note_fi(struct fuse_file_info *fi) {
   side[S_FH] = (double) fi->fh;
 }
 
+/* What the last getattr on this thread said, for the lookup reply that libfuse sends right
+   after it (persist_fuse_reply_entry). */
+static __thread struct {
+  int stable;
+  int root;
+  uint64_t ino;
+  attr_cache_stamp stamp;
+} last_getattr;
+
 /* getattr also serves every LOOKUP of the high-level API: a hit answers both without JS. */
 static int w_getattr(const char *path, struct stat *st) {
-  int res;
-  if (attr_cache_get_stat(path, st, &res)) return res;
+  int res, stable = 0;
   attr_cache_stamp gen = attr_cache_now();
-  begin();
-  res = orig.getattr(P(path), st);
-  apply_stat_reply(res, st);
-  int cacheable = side[R_CACHEABLE] != 0;
-  end(res);
-  if (cacheable) attr_cache_put_stat(path, gen, res, st);
+  if (!attr_cache_get_stat(path, st, &res, &stable)) {
+    begin();
+    res = orig.getattr(P(path), st);
+    apply_stat_reply(res, st);
+    int cacheable = side[R_CACHEABLE] != 0;
+    stable = side[R_STABLE] != 0;
+    end(res);
+    if (cacheable) attr_cache_put_stat(path, gen, res, st, stable);
+  }
+  last_getattr.stable = res == 0 && stable;
+  last_getattr.root = path && strcmp(path, "/") == 0;
+  last_getattr.ino = res == 0 ? (uint64_t) st->st_ino : 0;
+  last_getattr.stamp = gen;
   return res;
 }
 
@@ -172,6 +196,7 @@ static int w_listxattr(const char *path, char *list, size_t size) {
 }
 
 static int w_fgetattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
+  last_getattr.stable = 0; /* an answer from a descriptor: not one kernel_cache.c may keep */
   begin();
   note_fi(fi);
   int res = orig.fgetattr(P(path), st, fi);
@@ -288,6 +313,74 @@ int persist_fuse_loop_mt(struct fuse *f) {
   }
   pthread_mutex_unlock(&session_lock);
   return res;
+}
+
+/* ---------- Kernel attribute caching (kernel_cache.c) ---------- */
+
+/* How long the kernel may keep what kernel_cache.c lets it keep; the same as entry_timeout in
+   src/fuse/filesystem.ts, so that a name and its attributes expire together. */
+#define STABLE_ATTR_TIMEOUT 60.0
+
+static int notify_attributes(void *chan, uint64_t nodeid) {
+  return real_inval_inode((struct fuse_chan *) chan, (fuse_ino_t) nodeid, -1, 0);
+}
+
+/* libfuse's own calls (lookup, mkdir, symlink, link, mknod) reach this through its PLT: this
+   module is in the global scope before libfuse is loaded. A reply about an object that only
+   changes through us, and whose answer nothing changed since, gets the long attr_timeout. */
+__asm__(".symver persist_fuse_reply_entry, fuse_reply_entry@@FUSE_2.4");
+int persist_fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
+  if (resolve_libfuse() != 0) return -ENOSYS;
+  int stable = interpose_enabled && last_getattr.stable && e->ino != 0 && (uint64_t) e->attr.st_ino == last_getattr.ino;
+  last_getattr.stable = 0;
+  if (!stable) return real_reply_entry(req, e);
+  struct fuse_entry_param copy = *e;
+  kernel_cache_lock();
+  pthread_mutex_lock(&session_lock);
+  struct fuse_chan *ch = wrapped_chan;
+  pthread_mutex_unlock(&session_lock);
+  if (ch && real_inval_inode && attr_cache_unchanged_since(last_getattr.stamp) &&
+      kernel_cache_record(e->attr.st_ino, e->ino, S_ISDIR(e->attr.st_mode), notify_attributes, ch))
+    copy.attr_timeout = STABLE_ATTR_TIMEOUT;
+  int res = real_reply_entry(req, &copy);
+  kernel_cache_unlock();
+  return res;
+}
+
+/* GETATTR replies (and setattr's): the same, for a node the kernel got from a recorded lookup.
+   Only a directory or a single-link file: with one name the recorded node is this node. The
+   root is never looked up: its node id is known. */
+__asm__(".symver persist_fuse_reply_attr, fuse_reply_attr@@FUSE_2.4");
+int persist_fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout) {
+  if (resolve_libfuse() != 0) return -ENOSYS;
+  int stable = interpose_enabled && last_getattr.stable && (uint64_t) attr->st_ino == last_getattr.ino &&
+               (S_ISDIR(attr->st_mode) || attr->st_nlink == 1);
+  int root = last_getattr.root;
+  last_getattr.stable = 0;
+  if (!stable) return real_reply_attr(req, attr, attr_timeout);
+  kernel_cache_lock();
+  pthread_mutex_lock(&session_lock);
+  struct fuse_chan *ch = wrapped_chan;
+  pthread_mutex_unlock(&session_lock);
+  double timeout = attr_timeout;
+  if (ch && real_inval_inode && attr_cache_unchanged_since(last_getattr.stamp) &&
+      (root ? kernel_cache_record(attr->st_ino, FUSE_ROOT_ID, 1, notify_attributes, ch) : kernel_cache_known(attr->st_ino)))
+    timeout = STABLE_ATTR_TIMEOUT;
+  int res = real_reply_attr(req, attr, timeout);
+  kernel_cache_unlock();
+  return res;
+}
+
+/* Forgets (kernel side) what `forget` names, after making every answer computed so far stale. */
+static void kernel_forget(void (*forget)(uint64_t, kernel_cache_notify_fn, void *), uint64_t ino, int all_dirs) {
+  attr_cache_bump();
+  kernel_cache_lock();
+  pthread_mutex_lock(&session_lock);
+  struct fuse_chan *ch = real_inval_inode ? wrapped_chan : NULL;
+  pthread_mutex_unlock(&session_lock);
+  if (all_dirs) kernel_cache_forget_dirs(notify_attributes, ch);
+  else forget(ino, notify_attributes, ch);
+  kernel_cache_unlock();
 }
 
 /* ---------- N-API helpers ---------- */
@@ -716,6 +809,20 @@ static napi_value js_forget_attr(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* kernelForgetInode(ino): the object changed without an operation on it (a copy-up). */
+static napi_value js_kernel_forget_inode(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  kernel_forget(kernel_cache_forget_ino, (uint64_t) num_arg(env, argv[0]), 0);
+  return undefined(env);
+}
+
+/* kernelForgetDirectories(): the layer stack changed (a flush, discard, revert). */
+static napi_value js_kernel_forget_dirs(napi_env env, napi_callback_info info) {
+  (void) info;
+  kernel_forget(NULL, 0, 1);
+  return undefined(env);
+}
+
 /* enableAttrCache(on) */
 static napi_value js_enable_attr_cache(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -737,6 +844,7 @@ static napi_value js_attr_cache_stats(napi_env env, napi_callback_info info) {
   FIELD("xattrHits", c.xattr_hits)
   FIELD("xattrMisses", c.xattr_misses)
   FIELD("generation", c.generation)
+  FIELD("kernelNodes", kernel_cache_count())
 #undef FIELD
   return result;
 }
@@ -789,6 +897,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_default, NULL },
     { "bumpAttrCache", NULL, js_bump_attr_cache, NULL, NULL, NULL, napi_default, NULL },
     { "forgetAttr", NULL, js_forget_attr, NULL, NULL, NULL, napi_default, NULL },
+    { "kernelForgetInode", NULL, js_kernel_forget_inode, NULL, NULL, NULL, napi_default, NULL },
+    { "kernelForgetDirectories", NULL, js_kernel_forget_dirs, NULL, NULL, NULL, napi_default, NULL },
     { "enableAttrCache", NULL, js_enable_attr_cache, NULL, NULL, NULL, napi_default, NULL },
     { "attrCacheStats", NULL, js_attr_cache_stats, NULL, NULL, NULL, napi_default, NULL },
   };

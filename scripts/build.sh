@@ -14,5 +14,5 @@ if [ ! -f /usr/include/fuse/fuse.h ]; then
 fi
 cc -O2 -Wall -Wextra -Werror -shared -fPIC -D_FILE_OFFSET_BITS=64 \
   -DNODE_GYP_MODULE_NAME=persist_native -Wl,--version-script=native/exports.map \
-  -I"$nodedir" -I/usr/include/fuse -o build/persist_native.node native/persist_native.c native/attr_cache.c -ldl -lpthread
+  -I"$nodedir" -I/usr/include/fuse -o build/persist_native.node native/persist_native.c native/attr_cache.c native/kernel_cache.c -ldl -lpthread
 npx tsc -p tsconfig.json

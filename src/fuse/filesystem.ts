@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import type { Overlay } from '../overlay/index.js';
+import type { Overlay, ShownChange } from '../overlay/index.js';
 import { errnoCode, toNegativeErrno } from '../overlay/index.js';
 import { native } from '../native/index.js';
 import { SideChannel, statArray } from './side-channel.js';
@@ -74,8 +74,11 @@ const FUSE_OPTIONS = [
   'nonempty', // like any mount, it may cover what is underneath
   'fsname=persist',
   'subtype=persistd',
-  'entry_timeout=1', // names change only through this mount, so cached lookups stay true
-  'attr_timeout=0', // hard links: a change through one name must show through the others
+  // Names change only through this mount, or by the daemon, which tells the kernel (discard,
+  // revert): cached lookups stay true. The same 60 s as the attribute timeout of what only
+  // changes through us (STABLE_ATTR_TIMEOUT in native/persist_native.c).
+  'entry_timeout=60',
+  'attr_timeout=0', // hard links: a change through one name must show through the others; see native/kernel_cache.c
   'auto_cache', // keep page cache while mtime and size are unchanged
 ];
 
@@ -84,9 +87,12 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
   // fgetattr, utimens, create, mknod, mkdir, symlink, getxattr and listxattr (LOCKED in
   // persist_native.c): only their handlers may use `side`, and only synchronously.
   const side = new SideChannel();
-  // The attribute cache must hear of every change the daemon makes on its own (attr_cache.c).
+  // The caches of answers must hear of every change the daemon makes on its own: the attribute
+  // cache on the FUSE thread (attr_cache.c) and the kernel's (kernel_cache.c). Each can be
+  // turned off for A/B runs: PERSIST_ATTR_CACHE=0, PERSIST_KERNEL_CACHE=0.
   native.enableAttrCache(process.env['PERSIST_ATTR_CACHE'] !== '0');
-  overlay.onShownChange((onlyPath) => (onlyPath ? native.forgetAttr(onlyPath) : native.bumpAttrCache()));
+  const kernelCaching = process.env['PERSIST_KERNEL_CACHE'] !== '0';
+  overlay.onShownChange(forgetCached);
   const ops = Object.fromEntries(OPERATIONS.map((name) => [name, () => {}]));
   const trace = process.env['PERSIST_TRACE'] === '1'; // log every failed operation
   const bug = options.onBug ?? ((op, err) => console.error(`persistd: bug in ${op}:`, err));
@@ -102,6 +108,19 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
       else if (trace) console.error(`persistd: ${op}: ${(err as Error).message}`);
     }
     signal(result, ...payload());
+  }
+
+  function forgetCached(change: ShownChange): void {
+    switch (change.kind) {
+      case 'path':
+        return native.forgetAttr(change.path);
+      case 'any':
+        return native.bumpAttrCache();
+      case 'object':
+        return native.kernelForgetInode(change.ino); // the attribute cache too
+      case 'stack':
+        return native.kernelForgetDirectories(); // the attribute cache too
+    }
   }
 
   /**
@@ -141,6 +160,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
       answer('getattr', signal, () => {
         const a = overlay.getattr(pathOf(path));
         side.replyStat(a);
+        if (a.stable && kernelCaching) side.stable();
         stat = statArray(a);
         return 0;
       }, () => (stat ? [stat] : []));

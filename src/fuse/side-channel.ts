@@ -10,7 +10,7 @@ const enum Slot {
   AtimeSec, AtimeNsec, MtimeSec, MtimeNsec,
   ReplyValid, ReplyIno, ReplyAtimeSec, ReplyAtimeNsec, ReplyMtimeSec, ReplyMtimeNsec,
   ReplyCtimeSec, ReplyCtimeNsec, ReplySize, ReplyBlocks,
-  ReplyCacheable, ReplyNoXattrs,
+  ReplyCacheable, ReplyNoXattrs, ReplyStable,
 }
 
 const NS_PER_SEC = 1_000_000_000n;
@@ -43,6 +43,11 @@ export class SideChannel {
   /** This getattr's answer, a stat or ENOENT, may be kept by the attribute cache. */
   cacheable(): void {
     this.slots[Slot.ReplyCacheable] = 1;
+  }
+
+  /** The kernel may keep this getattr's answer (Attributes.stable; native/kernel_cache.c). */
+  stable(): void {
+    this.slots[Slot.ReplyStable] = 1;
   }
 
   /** The path of this getxattr or listxattr holds no extended attributes at all. */

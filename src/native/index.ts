@@ -51,9 +51,16 @@ export interface NativeHelper {
   bumpAttrCache(): void;
   /** Like bumpAttrCache, when only what `unionPath` shows changed (a listing moved its atime). */
   forgetAttr(unionPath: string): void;
+  /**
+   * The kernel keeps attributes of what only changes through us (native/kernel_cache.c); these
+   * tell it that such an object changed (a copy-up), or that every directory may have (a change
+   * of the layer stack). Both also forget the attribute cache.
+   */
+  kernelForgetInode(ino: number): void;
+  kernelForgetDirectories(): void;
   /** On by default; off, every answer comes from JS (PERSIST_ATTR_CACHE=0, A/B runs). */
   enableAttrCache(on: boolean): void;
-  attrCacheStats(): { statHits: number; statMisses: number; xattrHits: number; xattrMisses: number; generation: number };
+  attrCacheStats(): { statHits: number; statMisses: number; xattrHits: number; xattrMisses: number; generation: number; kernelNodes: number };
 }
 
 const modulePath = fileURLToPath(new URL('../../../build/persist_native.node', import.meta.url));

@@ -23,11 +23,19 @@ export interface Attributes {
   atimeNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  /**
+   * These attributes change only through an operation on the object, a copy-up or a change of
+   * the layer stack, each of which the union reports (ShownChange): true for directories (no
+   * other names, and the kernel sees every change in them) and for files shown from a lower
+   * layer whose atimes never move. A hard link in a writable layer is the case this excludes.
+   */
+  stable: boolean;
 }
 
 export function attributesOf(ctx: OverlayContext, entry: Entry): Attributes {
   const merged = entry.dirLayers.length > 1;
   const attributes = statAttributes(entry.stat, ctx.inodes.of(entry.layer, entry.stat), merged);
+  attributes.stable = !entry.orphan && (entry.dirLayers.length > 0 || (entry.layer.kind === 'lower' && entry.layer.atimeFixed));
   // Like the kernel, report the real object's links: a lower object keeps its own; an upper one
   // parked in the work dir has one link (its parking name) that the union does not count.
   if (entry.orphan && entry.layer.writable) attributes.nlink = Math.max(0, attributes.nlink - 1);
@@ -52,6 +60,7 @@ export function statAttributes(st: BigIntStats, ino: number, merged = false): At
     atimeNs: st.atimeNs,
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
+    stable: false,
   };
 }
 
@@ -64,7 +73,7 @@ export function readlink(ctx: OverlayContext, vpath: string): string {
   if (!entry.stat.isSymbolicLink()) fail('EINVAL', vpath);
   const target = readlinkSync(entry.real, 'utf8');
   // readlink moves the symlink's atime, which its other names (hard links) show too
-  if (!entry.layer.atimeFixed) ctx.shownChanged(entry.stat.nlink === 1n ? vpath : undefined);
+  if (!entry.layer.atimeFixed) ctx.shownChanged(entry.stat.nlink === 1n ? { kind: 'path', path: vpath } : { kind: 'any' });
   return target;
 }
 

@@ -32,6 +32,20 @@ export interface OverlayOptions {
   changes?: ChangeSink;
 }
 
+/**
+ * What may show differently without an operation on it having asked for the change (see
+ * OverlayContext.shownChanged): whoever caches answers needs to know.
+ */
+export type ShownChange =
+  /** Only this path's answers: a listing moved its directory's atime. */
+  | { kind: 'path'; path: string }
+  /** Anything: an atime moved on an object that may have other names. */
+  | { kind: 'any' }
+  /** One object, under all its names: a copy-up (of it, or into it: a directory's ctime). */
+  | { kind: 'object'; ino: number }
+  /** The layer stack: a freeze, a flush, a discard or a revert; directories may come from elsewhere now. */
+  | { kind: 'stack' };
+
 /** The parts every overlay operation works with. */
 export class OverlayContext {
   readonly layers: Layers;
@@ -44,13 +58,8 @@ export class OverlayContext {
   readonly stubs = new Stubs();
   /** Smallest NAME_MAX of the layers: a name every layer can hold. */
   readonly nameMax: number;
-  /**
-   * Called when what a path shows may have changed other than by an operation that changes it:
-   * the stack changed (freeze, flush, discard, revert) or a read moved an atime. Whoever caches
-   * answers (the FUSE adapter) forgets them: those of `onlyPath` when the change touched no
-   * other name, else all.
-   */
-  shownChanged: (onlyPath?: string) => void = () => {};
+  /** Called with every ShownChange; whoever caches answers (the FUSE adapter) forgets them. */
+  shownChanged: (change: ShownChange) => void = () => {};
 
   constructor(options: OverlayOptions, hooks: CopyUpHooks) {
     this.layers = new Layers(options.layers);

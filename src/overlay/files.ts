@@ -86,7 +86,7 @@ export class OpenFiles {
     const handle = this.get(id);
     const stub = this.ctx.stubs.get(handle.realIno);
     const got = stub ? this.ctx.stubs.read(stub, handle.fd, buf, 0, length, position) : readSync(handle.fd, buf, 0, length, position);
-    if (!handle.atimeFixed) this.ctx.shownChanged(); // the read may have moved the atime
+    if (!handle.atimeFixed) this.ctx.shownChanged({ kind: 'any' }); // the read may have moved the atime
     return got;
   }
 

@@ -7,16 +7,16 @@
 import { constants as fsc, mkdirSync, symlinkSync } from 'node:fs';
 import { native } from '../native/index.js';
 import * as attrs from './attributes.js';
-import { OverlayContext, type Caller, type ChangeKind, type OverlayOptions } from './context.js';
+import { OverlayContext, type Caller, type ChangeKind, type OverlayOptions, type ShownChange } from './context.js';
 import { OpenFiles } from './files.js';
-import type { Layer, Layers } from './layers.js';
+import { parentOf, type Layer, type Layers } from './layers.js';
 import * as names from './namespace.js';
 import { isOpaqueDir } from './format.js';
 import { listDir, type DirEntry } from './readdir.js';
 import type { DirLayers, Entry } from './resolve.js';
 
 export type { Attributes, FsStats, Timespec } from './attributes.js';
-export type { Caller, ChangeKind, ChangeSink, OverlayOptions } from './context.js';
+export type { Caller, ChangeKind, ChangeSink, OverlayOptions, ShownChange } from './context.js';
 export type { DirEntry } from './readdir.js';
 export type { Layer, LayerConfig } from './layers.js';
 export { FsError, errnoCode, toNegativeErrno } from './errors.js';
@@ -27,7 +27,16 @@ export class Overlay {
 
   constructor(options: OverlayOptions) {
     let files: OpenFiles | undefined;
-    this.ctx = new OverlayContext(options, { afterCopyUp: (vpath, upper) => files?.followCopyUp(vpath, upper) });
+    this.ctx = new OverlayContext(options, {
+      afterCopyUp: (vpath, upper) => {
+        files?.followCopyUp(vpath, upper);
+        // Its ctime, blocks and layer are new; so is its directory's ctime (the copy was renamed in).
+        const { inodes, resolver, shownChanged } = this.ctx;
+        shownChanged({ kind: 'object', ino: inodes.of(upper.layer, upper.stat) });
+        const parent = resolver.tryLookup(parentOf(vpath));
+        if (parent) shownChanged({ kind: 'object', ino: inodes.of(parent.layer, parent.stat) });
+      },
+    });
     this.files = files = new OpenFiles(this.ctx);
   }
 
@@ -55,7 +64,7 @@ export class Overlay {
   stageFrozen(frozenRoot: string): Layer {
     const frozen = this.ctx.layers.freeze(frozenRoot);
     this.ctx.resolver.invalidate();
-    this.ctx.shownChanged();
+    this.ctx.shownChanged({ kind: 'stack' });
     this.files.stageFrozen();
     return frozen;
   }
@@ -83,7 +92,7 @@ export class Overlay {
   dropFrozen(layer: Layer): void {
     this.ctx.layers.drop(layer);
     this.ctx.resolver.invalidate();
-    this.ctx.shownChanged();
+    this.ctx.shownChanged({ kind: 'stack' });
   }
 
   /**
@@ -92,11 +101,11 @@ export class Overlay {
    */
   layersEdited(): void {
     this.ctx.resolver.invalidate();
-    this.ctx.shownChanged();
+    this.ctx.shownChanged({ kind: 'stack' });
   }
 
   /** `listener` runs whenever the union may show something new without an operation asking for it (context.ts). */
-  onShownChange(listener: (onlyPath?: string) => void): void {
+  onShownChange(listener: (change: ShownChange) => void): void {
     this.ctx.shownChanged = listener;
   }
 
@@ -112,7 +121,7 @@ export class Overlay {
   readdir(vpath: string): DirEntry[] {
     const dir = this.ctx.resolver.lookupDir(vpath);
     const entries = listDir(this.ctx, dir);
-    if (!dir.layer.atimeFixed) this.ctx.shownChanged(vpath); // the listing moved its atime (a directory has one name)
+    if (!dir.layer.atimeFixed) this.ctx.shownChanged({ kind: 'path', path: vpath }); // the listing moved its atime (a directory has one name)
     return entries;
   }
 
@@ -201,11 +210,22 @@ export class Overlay {
   setxattr(vpath: string, name: string, value: Buffer, flags: number): void {
     attrs.setxattr(this.ctx, vpath, name, value, flags);
     this.changed(vpath, 'metadata');
+    this.xattrsChanged(vpath);
   }
 
   removexattr(vpath: string, name: string): void {
     attrs.removexattr(this.ctx, vpath, name);
     this.changed(vpath, 'metadata');
+    this.xattrsChanged(vpath);
+  }
+
+  /**
+   * An xattr may carry the mode (system.posix_acl_access: the layer's filesystem applies it), a
+   * change the kernel does not see in the reply: report the object as changed.
+   */
+  private xattrsChanged(vpath: string): void {
+    const entry = this.ctx.resolver.lookup(vpath);
+    this.ctx.shownChanged({ kind: 'object', ino: this.ctx.inodes.of(entry.layer, entry.stat) });
   }
 
   statfs(): attrs.FsStats {
