@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "kernel_cache.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -75,37 +76,35 @@ int kernel_cache_record(uint64_t ino, uint64_t nodeid, int is_dir, kernel_cache_
   return 1;
 }
 
-void kernel_cache_forget_ino(uint64_t ino, kernel_cache_notify_fn inval, void *chan) {
-  node_t **link = bucket_of(ino);
-  while (*link) {
-    node_t *n = *link;
-    if (n->ino != ino) {
-      link = &n->next;
-      continue;
-    }
-    /* The next reply records it again; until then the kernel asks each time. */
-    if (chan) inval(chan, n->nodeid); /* ENOENT: the kernel had forgotten it */
-    *link = n->next;
-    free(n);
-    count--;
-  }
+/* Tells the kernel to forget `n`'s attributes; 1 when the record should go. It stays while the
+   kernel holds the node (a later answer for it may be kept again), and goes once the kernel has
+   forgotten the node (ENOENT), when there is no session, or when `drop` says so. */
+static int notify_and_drop(const node_t *n, kernel_cache_notify_fn inval, void *chan, int drop) {
+  if (!chan) return 1;
+  return inval(chan, n->nodeid) == -ENOENT || drop;
 }
 
-static void forget_where(int dirs_only, kernel_cache_notify_fn inval, void *chan) {
-  for (size_t b = 0; b < BUCKETS; b++) {
-    node_t **link = &buckets[b];
-    while (*link) {
-      node_t *n = *link;
-      if (dirs_only && !n->is_dir) {
-        link = &n->next;
-        continue;
-      }
-      if (chan) inval(chan, n->nodeid);
+/* Visits the records of one bucket (`ino` set) or all (`ino` 0: `dirs_only` or every one). */
+static void forget_in(node_t **link, uint64_t ino, int dirs_only, kernel_cache_notify_fn inval, void *chan) {
+  while (*link) {
+    node_t *n = *link;
+    int mine = ino ? n->ino == ino : (!dirs_only || n->is_dir);
+    if (mine && notify_and_drop(n, inval, chan, !ino && !dirs_only)) {
       *link = n->next;
       free(n);
       count--;
+    } else {
+      link = &n->next;
     }
   }
+}
+
+void kernel_cache_forget_ino(uint64_t ino, kernel_cache_notify_fn inval, void *chan) {
+  forget_in(bucket_of(ino), ino, 0, inval, chan);
+}
+
+static void forget_where(int dirs_only, kernel_cache_notify_fn inval, void *chan) {
+  for (size_t b = 0; b < BUCKETS; b++) forget_in(&buckets[b], 0, dirs_only, inval, chan);
 }
 
 void kernel_cache_forget_dirs(kernel_cache_notify_fn inval, void *chan) {

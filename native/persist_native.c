@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <node_api.h>
@@ -250,9 +251,18 @@ PLAIN_CHANGING(removexattr, (const char *p, const char *n), (P(p), n))
 PLAIN(read, (const char *p, char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
 PLAIN_CHANGING(write, (const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi), (P(p), b, s, o, fi))
 PLAIN(flush, (const char *p, struct fuse_file_info *fi), (P(p), fi))
-PLAIN_CHANGING(release, (const char *p, struct fuse_file_info *fi), (P(p), fi))
 PLAIN_CHANGING(fsync, (const char *p, int d, struct fuse_file_info *fi), (P(p), d, fi))
 PLAIN_CHANGING(ftruncate, (const char *p, off_t o, struct fuse_file_info *fi), (P(p), o, fi))
+
+/* Closing a file opened for writing may finish a change (a stub's last bytes, an unlinked
+   file's end); closing one opened for reading changes nothing. */
+static int w_release(const char *p, struct fuse_file_info *fi) {
+  int changing = (fi->flags & O_ACCMODE) != O_RDONLY;
+  if (changing) attr_cache_bump();
+  int r = orig.release(P(p), fi);
+  if (changing) attr_cache_bump();
+  return r;
+}
 
 /* An open for writing may copy the file up (its ctime, blocks and layer change); one for
    reading changes nothing. */
@@ -879,6 +889,9 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  /* One malloc arena for all threads: libfuse's threads and the caches' small allocations would
+     otherwise each grow an arena of their own (measured: several MiB of RSS, no speed cost). */
+  mallopt(M_ARENA_MAX, 1);
   napi_property_descriptor props[] = {
     { "interpose", NULL, js_interpose, NULL, NULL, NULL, napi_default, NULL },
     { "onSessionEnd", NULL, js_on_session_end, NULL, NULL, NULL, napi_default, NULL },
