@@ -123,19 +123,6 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
   }
 
-  /**
-   * getxattr; a path found to hold no xattrs at all is noted for the attribute cache, which then
-   * answers ENODATA (ls -l asks for ACLs and labels of every file) without a trip here.
-   */
-  function getxattrNotingNone(path: string, name: string): Buffer {
-    try {
-      return overlay.getxattr(path, name);
-    } catch (err) {
-      if (errnoCode(err) === 'ENODATA' && overlay.listxattr(SUPERUSER, path).length === 0) side.noXattrs();
-      throw err;
-    }
-  }
-
   /** Union path from fuse; an unlinked open file reaches path-based hooks as '' (no such name). */
   function pathOf(path: string): string {
     if (!path) throw Object.assign(new Error('no path'), { code: 'ENOENT' });
@@ -343,7 +330,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_getxattr(signal: Signal, path: string, name: string, out: Buffer): void {
       answer('getxattr', signal, () => {
-        const value = getxattrNotingNone(pathOf(path), name);
+        const value = overlay.getxattr(pathOf(path), name);
         if (out.length === 0) return value.length; // a size query
         if (value.length > out.length) return ERANGE;
         value.copy(out);
