@@ -123,6 +123,20 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
   }
 
+  /**
+   * getxattr. A path found to hold no xattrs at all is noted for the attribute cache, which then
+   * answers ENODATA without a trip here (`ls -l` asks every file for its security label). Not
+   * for security.capability: the kernel asks for it before each write, which forgets the answer.
+   */
+  function getxattrNotingNone(path: string, name: string): Buffer {
+    try {
+      return overlay.getxattr(path, name);
+    } catch (err) {
+      if (name !== 'security.capability' && errnoCode(err) === 'ENODATA' && overlay.listxattr(SUPERUSER, path).length === 0) side.noXattrs();
+      throw err;
+    }
+  }
+
   /** Union path from fuse; an unlinked open file reaches path-based hooks as '' (no such name). */
   function pathOf(path: string): string {
     if (!path) throw Object.assign(new Error('no path'), { code: 'ENOENT' });
@@ -330,7 +344,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
 
     _op_getxattr(signal: Signal, path: string, name: string, out: Buffer): void {
       answer('getxattr', signal, () => {
-        const value = overlay.getxattr(pathOf(path), name);
+        const value = getxattrNotingNone(pathOf(path), name);
         if (out.length === 0) return value.length; // a size query
         if (value.length > out.length) return ERANGE;
         value.copy(out);
