@@ -205,6 +205,8 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
       answer('opendir', signal, () => (overlay.opendir(pathOf(path)), 0), () => [0]);
     }
 
+    // releasedir, fsyncdir and flush are answered by the native helper without coming here; the
+    // hooks stay so that fuse-native puts them in the operation table the helper wraps.
     _op_releasedir(signal: Signal): void {
       signal(0);
     }
@@ -246,7 +248,7 @@ export function createFilesystem(mountpoint: string, overlay: Overlay, options: 
     }
 
     _op_flush(signal: Signal): void {
-      signal(0);
+      signal(0); // answered by the native helper (see _op_releasedir)
     }
 
     _op_fsync(signal: Signal, path: string, datasync: number, fh: number): void {
