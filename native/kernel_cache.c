@@ -4,19 +4,21 @@
  * walk never reaches the daemon. Everything else keeps attr_timeout=0 (a hard link written
  * through another name must show at once: the high-level API gives each name its own node).
  *
- * Such an object's attributes change without the kernel knowing in two ways only, and both
- * tell the kernel (fuse_lowlevel_notify_inval_inode, attributes only):
- * - a copy-up (of the object, or into a directory: its ctime): kernel_cache_forget_ino();
+ * Such an object's attributes change without the kernel knowing in three ways only, and each
+ * tells the kernel (fuse_lowlevel_notify_inval_inode, attributes only):
+ * - a copy-up (of the object, or into a directory: its ctime), and an xattr change (a POSIX ACL
+ *   carries the mode): kernel_cache_forget_ino();
  * - a change of the layer stack (a flush, a discard, a revert): kernel_cache_forget_dirs(), since
  *   a directory may now come from another layer (lower files do not: they are below it all).
  * Changes the kernel makes itself (chmod, a create in a directory, an atime moved by a listing)
  * it invalidates itself.
  *
  * The node ids come from the lookup replies (fuse_reply_entry, interposed in persist_native.c):
- * only a reply recorded here gets the long timeout. A reply computed before a change and sent
- * after it would plant a stale answer, so replies and forgets are serialized by one lock and a
- * reply checks, under it, that the attribute cache's generation did not move since its answer
- * was computed (every change bumps it first).
+ * a lookup reply gets the long timeout only once its node is recorded here, a getattr reply
+ * (fuse_reply_attr, which names no node) only for an object with one name whose node is. A
+ * reply computed before a change and sent after it would plant a stale answer, so replies and
+ * forgets are serialized by one lock and a reply checks, under it, that the attribute cache's
+ * generation did not move since its answer was computed (every change bumps it first).
  */
 #define _GNU_SOURCE
 #include "kernel_cache.h"
