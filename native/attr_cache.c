@@ -28,6 +28,42 @@
 #define BUCKETS 65536 /* a power of two */
 #define CAPACITY 49152
 
+/* What a FUSE reply uses of a struct stat (st_dev is the kernel's own), in 84 bytes, not 144. */
+typedef struct {
+  uint64_t ino, size, blocks, rdev;
+  int64_t atime, mtime, ctime;
+  uint32_t atime_ns, mtime_ns, ctime_ns, mode, nlink, uid, gid, blksize;
+} packed_stat;
+
+static void pack(packed_stat *p, const struct stat *st) {
+  *p = (packed_stat) {
+    .ino = st->st_ino, .size = (uint64_t) st->st_size, .blocks = (uint64_t) st->st_blocks, .rdev = st->st_rdev,
+    .atime = st->st_atim.tv_sec, .mtime = st->st_mtim.tv_sec, .ctime = st->st_ctim.tv_sec,
+    .atime_ns = (uint32_t) st->st_atim.tv_nsec, .mtime_ns = (uint32_t) st->st_mtim.tv_nsec,
+    .ctime_ns = (uint32_t) st->st_ctim.tv_nsec, .mode = st->st_mode, .nlink = (uint32_t) st->st_nlink,
+    .uid = st->st_uid, .gid = st->st_gid, .blksize = (uint32_t) st->st_blksize,
+  };
+}
+
+static void unpack(struct stat *st, const packed_stat *p) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = p->ino;
+  st->st_size = (off_t) p->size;
+  st->st_blocks = (blkcnt_t) p->blocks;
+  st->st_rdev = p->rdev;
+  st->st_atim.tv_sec = p->atime;
+  st->st_atim.tv_nsec = p->atime_ns;
+  st->st_mtim.tv_sec = p->mtime;
+  st->st_mtim.tv_nsec = p->mtime_ns;
+  st->st_ctim.tv_sec = p->ctime;
+  st->st_ctim.tv_nsec = p->ctime_ns;
+  st->st_mode = p->mode;
+  st->st_nlink = p->nlink;
+  st->st_uid = p->uid;
+  st->st_gid = p->gid;
+  st->st_blksize = p->blksize;
+}
+
 typedef struct entry {
   struct entry *next; /* in its bucket */
   uint64_t hash;
@@ -35,7 +71,7 @@ typedef struct entry {
   uint64_t xattr_gen; /* 0: not known to have no xattrs */
   int stat_res;       /* 0 or -ENOENT */
   int stat_stable;    /* the answer's object changes only through us (kernel_cache.c) */
-  struct stat st;
+  packed_stat st;
   char path[]; /* NUL-terminated */
 } entry_t;
 
@@ -143,7 +179,7 @@ int attr_cache_get_stat(const char *path, struct stat *st, int *res, int *stable
   if (hit) {
     *res = e->stat_res;
     *stable = e->stat_stable;
-    if (e->stat_res == 0) *st = e->st;
+    if (e->stat_res == 0) unpack(st, &e->st);
     counts.stat_hits++;
   } else {
     counts.stat_misses++;
@@ -163,7 +199,7 @@ void attr_cache_put_stat(const char *path, attr_cache_stamp then, int res, const
       e->stat_gen = gen;
       e->stat_res = res;
       e->stat_stable = stable;
-      if (res == 0) e->st = *st;
+      if (res == 0) pack(&e->st, st);
     }
   }
   pthread_mutex_unlock(&lock);
